@@ -1,0 +1,112 @@
+//! Frame layouts and the class keys that name them.
+
+use core::alloc::Layout;
+use core::marker::PhantomData;
+
+use crate::freelist::FreeNode;
+
+/// Smallest frame the pool hands out: a free frame holds a [`FreeNode`].
+pub(crate) const MIN_SIZE: usize = size_of::<FreeNode>();
+/// Smallest frame alignment, for the same reason.
+pub(crate) const MIN_ALIGN: usize = align_of::<FreeNode>();
+/// Frames larger than this are never cached: each is allocated alone and
+/// counted as a heap fallback. A megabyte of idle frame is a cost nobody wants
+/// to pay by surprise.
+pub(crate) const MAX_POOLED_SIZE: usize = 1 << 20;
+
+/// The layout class of a frame: its size, rounded up to a 16-byte granule and
+/// to its alignment, and its alignment (at least that of a [`FreeNode`]).
+///
+/// Packed in a `u64` (size in the low 58 bits, log2 of the alignment in the
+/// top 6) so a lookup compares one word; `0` never names a class.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct ClassKey(u64);
+
+const SHIFT: u32 = 58;
+
+impl ClassKey {
+    pub(crate) const EMPTY: u64 = 0;
+
+    pub(crate) const fn of(layout: Layout) -> ClassKey {
+        let align = if layout.align() > MIN_ALIGN { layout.align() } else { MIN_ALIGN };
+        let mut size = if layout.size() > MIN_SIZE { layout.size() } else { MIN_SIZE };
+        let granule = if align > 16 { align } else { 16 };
+        size = match size.checked_add(granule - 1) {
+            Some(s) => s & !(granule - 1),
+            None => panic!("future too large for a frame"),
+        };
+        assert!(size < (1 << SHIFT) && size <= isize::MAX as usize, "future too large for a frame");
+        ClassKey(size as u64 | ((align.trailing_zeros() as u64) << SHIFT))
+    }
+
+    pub(crate) const fn from_bits(bits: u64) -> ClassKey {
+        ClassKey(bits)
+    }
+
+    pub(crate) const fn bits(self) -> u64 {
+        self.0
+    }
+
+    pub(crate) const fn size(self) -> usize {
+        (self.0 & ((1 << SHIFT) - 1)) as usize
+    }
+
+    pub(crate) const fn align(self) -> usize {
+        1 << (self.0 >> SHIFT)
+    }
+
+    pub(crate) fn layout(self) -> Layout {
+        // `of` built size and align from a valid `Layout`: align is a power of
+        // two and the size, a multiple of it, fits in `isize`.
+        Layout::from_size_align(self.size(), self.align()).expect("class key holds a valid layout")
+    }
+
+    /// Whether a frame of class `self` can hold a frame that needs `need`.
+    pub(crate) const fn fits(self, need: ClassKey) -> bool {
+        self.size() >= need.size() && self.align() >= need.align()
+    }
+
+    pub(crate) const fn poolable(self) -> bool {
+        self.size() <= MAX_POOLED_SIZE
+    }
+}
+
+/// The class key of `F`'s frame, computed at compile time.
+pub(crate) struct KeyOf<F>(PhantomData<F>);
+
+impl<F> KeyOf<F> {
+    pub(crate) const KEY: ClassKey = ClassKey::of(Layout::new::<F>());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_and_zero_sized_frames_round_up_to_a_free_node() {
+        let k = KeyOf::<()>::KEY;
+        assert_eq!(k.size(), 32);
+        assert_eq!(k.align(), 8);
+        assert_eq!(KeyOf::<u8>::KEY, k);
+        assert_eq!(KeyOf::<[u64; 4]>::KEY, k);
+    }
+
+    #[test]
+    fn sizes_round_to_the_granule_and_keep_alignment() {
+        assert_eq!(KeyOf::<[u8; 33]>::KEY.size(), 48);
+        assert_eq!(KeyOf::<[u8; 1024]>::KEY.size(), 1024);
+        #[repr(align(128))]
+        struct Wide(#[allow(dead_code)] u8);
+        let k = KeyOf::<Wide>::KEY;
+        assert_eq!((k.size(), k.align()), (128, 128));
+        assert_eq!(ClassKey::from_bits(k.bits()), k);
+        assert!(k.fits(KeyOf::<u8>::KEY));
+        assert!(!KeyOf::<u8>::KEY.fits(k));
+    }
+
+    #[test]
+    fn free_node_fits_the_smallest_frame() {
+        assert!(MIN_SIZE <= 32);
+        assert_eq!(MIN_ALIGN, align_of::<usize>());
+    }
+}

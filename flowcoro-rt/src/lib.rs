@@ -1,0 +1,63 @@
+//! The runtime of [flowcoro](https://docs.rs/flowcoro): typed frame pools for
+//! `async fn` state machines.
+//!
+//! Most code uses it through `#[flowcoro::pooled]`, which gives each
+//! annotated function a `static` [`FramePool`] and returns a [`Pooled`]
+//! handle. Used by hand:
+//!
+//! ```
+//! use flowcoro_rt::{FramePool, Pooled};
+//!
+//! static DOUBLE: FramePool = FramePool::new("app::double");
+//!
+//! fn double(x: u64) -> Pooled<impl Future<Output = u64>> {
+//!     DOUBLE.alloc_with(move || async move { x * 2 })
+//! }
+//!
+//! # fn block_on<F: Future>(f: F) -> F::Output {
+//! #     let mut f = core::pin::pin!(f);
+//! #     let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
+//! #     loop {
+//! #         if let core::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; }
+//! #     }
+//! # }
+//! assert_eq!(block_on(double(21)), 42);
+//! assert_eq!(block_on(double(4)), 8);
+//!
+//! let stats = DOUBLE.stats();
+//! assert_eq!((stats.allocations, stats.reused, stats.live), (2, 1, 0));
+//! ```
+//!
+//! # How the pool works
+//!
+//! Each thread keeps a small cache per pool and layout class (two
+//! "magazines" of free frames, after Bonwick's allocator); a shared depot per
+//! class takes and gives whole magazines. Allocating and freeing on one
+//! thread touch only that thread's cache: no lock, no atomic
+//! read-modify-write. A frame freed on another thread joins that thread's
+//! cache. Frames are allocated one by one and never move while in use. See
+//! [`FramePool`] for the memory bounds and [`PoolStats`] for what is counted.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+mod depot;
+mod freelist;
+mod layout;
+mod pool;
+mod pooled;
+mod stats;
+mod sync;
+
+pub use pool::{DEFAULT_MAX_IDLE, FramePool, MAGAZINE, pools, report, trim_all};
+pub use pooled::Pooled;
+pub use stats::{PoolStats, Report};
+
+/// Internals exposed to the loom models only.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod __loom {
+    pub use crate::depot::Depot;
+    pub use crate::freelist::{FreeNode, List, Magazines};
+    pub use crate::stats::{Counters, Totals};
+    pub use crate::sync::bump;
+}

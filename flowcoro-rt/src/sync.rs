@@ -1,0 +1,32 @@
+//! Synchronisation primitives, swapped for loom's under `cfg(loom)` so the
+//! models in `tests/loom.rs` explore every interleaving of the depot and the
+//! per-thread counters.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::{
+    Arc, Mutex, MutexGuard,
+    atomic::{AtomicU64, Ordering},
+};
+#[cfg(not(loom))]
+pub(crate) use std::sync::{
+    Arc, Mutex, MutexGuard,
+    atomic::{AtomicU64, Ordering},
+};
+
+/// Locks `m`, ignoring poisoning: no user code ever runs while one of our
+/// locks is held, so a poisoned lock still guards consistent data.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// Adds `n` to a counter that only the calling thread writes.
+///
+/// A relaxed load and store, not a read-modify-write: on the fast path this is
+/// a plain `add` to a cache line the thread owns.
+#[inline(always)]
+pub(crate) fn bump(counter: &AtomicU64, n: u64) {
+    counter.store(counter.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+}
