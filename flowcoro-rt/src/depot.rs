@@ -1,6 +1,9 @@
 //! The shared depot behind the per-thread caches: full batches of free frames
 //! of one class, exchanged whole under a lock that a thread takes once per
 //! magazine, never per call.
+// Items are `pub` so the loom models can reach them through `__loom`;
+// outside loom builds the module is private and they stay crate-internal.
+#![cfg_attr(not(loom), allow(unreachable_pub))]
 
 use core::ptr;
 
@@ -19,29 +22,24 @@ unsafe impl Send for Batches {}
 
 /// Free frames of one class, shared by every thread of a pool.
 #[derive(Debug)]
-pub(crate) struct Depot {
+pub struct Depot {
     batches: Mutex<Batches>,
 }
 
 impl Depot {
     #[cfg(not(loom))]
-    pub(crate) const fn new() -> Depot {
+    pub const fn new() -> Depot {
         Depot { batches: Mutex::new(Batches { head: ptr::null_mut(), frames: 0 }) }
     }
 
     #[cfg(loom)]
-    pub(crate) fn new() -> Depot {
+    pub fn new() -> Depot {
         Depot { batches: Mutex::new(Batches { head: ptr::null_mut(), frames: 0 }) }
-    }
-
-    /// Frames held.
-    pub(crate) fn frames(&self) -> usize {
-        lock(&self.batches).frames
     }
 
     /// Keeps `batch` if the depot stays within `limit` frames; otherwise
     /// gives it back for the caller to free.
-    pub(crate) fn push(&self, batch: List, limit: usize) -> Result<(), List> {
+    pub fn push(&self, batch: List, limit: usize) -> Result<(), List> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -63,7 +61,7 @@ impl Depot {
     }
 
     /// Takes one batch.
-    pub(crate) fn pop(&self) -> Option<List> {
+    pub fn pop(&self) -> Option<List> {
         let mut b = lock(&self.batches);
         if b.head.is_null() {
             return None;
@@ -80,7 +78,7 @@ impl Depot {
     }
 
     /// Takes every batch.
-    pub(crate) fn take_all(&self) -> Vec<List> {
+    pub fn take_all(&self) -> Vec<List> {
         let mut out = Vec::new();
         while let Some(l) = self.pop() {
             out.push(l);

@@ -3,6 +3,9 @@
 //!
 //! A free frame stores the links itself, so moving frames between a thread's
 //! cache and the depot never allocates: a whole batch moves by its head.
+// Items are `pub` so the loom models can reach them through `__loom`;
+// outside loom builds the module is private and they stay crate-internal.
+#![cfg_attr(not(loom), allow(unreachable_pub))]
 
 use core::ptr::{self, NonNull};
 
@@ -10,15 +13,15 @@ use core::ptr::{self, NonNull};
 /// `batch_next` and `batch_len` are only meaningful in the head of a batch
 /// that sits in a depot.
 #[repr(C)]
-pub(crate) struct FreeNode {
-    pub(crate) next: *mut FreeNode,
-    pub(crate) batch_next: *mut FreeNode,
-    pub(crate) batch_len: usize,
+pub struct FreeNode {
+    pub next: *mut FreeNode,
+    pub batch_next: *mut FreeNode,
+    pub batch_len: usize,
 }
 
 /// A singly linked list of free frames of one class.
 #[derive(Debug)]
-pub(crate) struct List {
+pub struct List {
     head: *mut FreeNode,
     len: usize,
 }
@@ -28,15 +31,15 @@ pub(crate) struct List {
 unsafe impl Send for List {}
 
 impl List {
-    pub(crate) const fn new() -> List {
+    pub const fn new() -> List {
         List { head: ptr::null_mut(), len: 0 }
     }
 
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.len
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
@@ -47,7 +50,7 @@ impl List {
     /// alignment that no one else uses, and stays owned by the list until
     /// popped.
     #[inline]
-    pub(crate) unsafe fn push(&mut self, frame: NonNull<u8>) {
+    pub unsafe fn push(&mut self, frame: NonNull<u8>) {
         let node = frame.cast::<FreeNode>().as_ptr();
         // SAFETY: the caller hands us exclusive use of `frame`, which is large
         // and aligned enough for a `FreeNode`.
@@ -58,7 +61,7 @@ impl List {
 
     /// Takes a free frame.
     #[inline]
-    pub(crate) fn pop(&mut self) -> Option<NonNull<u8>> {
+    pub fn pop(&mut self) -> Option<NonNull<u8>> {
         let node = NonNull::new(self.head)?;
         debug_assert!(self.len > 0);
         // SAFETY: every node in the list was pushed by `push`, whose contract
@@ -68,12 +71,12 @@ impl List {
         Some(node.cast())
     }
 
-    pub(crate) fn take(&mut self) -> List {
+    pub fn take(&mut self) -> List {
         core::mem::replace(self, List::new())
     }
 
     /// The list's head and length, for the depot to chain it as a batch.
-    pub(crate) fn into_raw(self) -> (*mut FreeNode, usize) {
+    pub fn into_raw(self) -> (*mut FreeNode, usize) {
         (self.head, self.len)
     }
 
@@ -82,7 +85,7 @@ impl List {
     /// # Safety
     /// `head` and `len` must come from `into_raw` of one list, whose frames
     /// have not been touched since.
-    pub(crate) unsafe fn from_raw(head: *mut FreeNode, len: usize) -> List {
+    pub unsafe fn from_raw(head: *mut FreeNode, len: usize) -> List {
         List { head, len }
     }
 }
@@ -94,28 +97,30 @@ impl List {
 /// two instead of thrashing the depot; only a full magazine goes to the depot
 /// and only a full one comes back.
 #[derive(Debug)]
-pub(crate) struct Magazines {
+pub struct Magazines {
     cur: List,
     prev: List,
     cap: usize,
 }
 
 impl Magazines {
-    pub(crate) const fn new(cap: usize) -> Magazines {
+    pub const fn new(cap: usize) -> Magazines {
         Magazines { cur: List::new(), prev: List::new(), cap }
     }
 
-    pub(crate) fn cap(&self) -> usize {
+    #[cfg(any(test, loom))]
+    pub fn cap(&self) -> usize {
         self.cap
     }
 
     /// Frames held by this cache.
-    pub(crate) fn len(&self) -> usize {
+    #[cfg(any(test, loom))]
+    pub fn len(&self) -> usize {
         self.cur.len() + self.prev.len()
     }
 
     #[inline]
-    pub(crate) fn pop(&mut self) -> Option<NonNull<u8>> {
+    pub fn pop(&mut self) -> Option<NonNull<u8>> {
         if let Some(f) = self.cur.pop() {
             return Some(f);
         }
@@ -132,7 +137,7 @@ impl Magazines {
     /// # Safety
     /// As [`List::push`].
     #[inline]
-    pub(crate) unsafe fn push(&mut self, frame: NonNull<u8>) -> Option<List> {
+    pub unsafe fn push(&mut self, frame: NonNull<u8>) -> Option<List> {
         if self.cur.len() < self.cap {
             // SAFETY: forwarded from the caller.
             unsafe { self.cur.push(frame) };
@@ -155,13 +160,13 @@ impl Magazines {
     }
 
     /// Loads a batch from the depot into an empty cache.
-    pub(crate) fn load(&mut self, batch: List) {
+    pub fn load(&mut self, batch: List) {
         debug_assert!(self.cur.is_empty());
         self.cur = batch;
     }
 
     /// Empties the cache.
-    pub(crate) fn drain(&mut self) -> [List; 2] {
+    pub fn drain(&mut self) -> [List; 2] {
         [self.cur.take(), self.prev.take()]
     }
 }

@@ -39,6 +39,8 @@
 //! [`FramePool`] for the memory bounds and [`PoolStats`] for what is counted.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
+// The loom build exposes internals to its models; they are not API.
+#![cfg_attr(loom, allow(missing_docs, missing_debug_implementations))]
 
 mod depot;
 mod freelist;

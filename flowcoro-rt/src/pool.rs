@@ -366,7 +366,7 @@ impl FramePool {
             lists.extend(depot.take_all().into_iter().map(|l| (class, l)));
         }
         let mut freed = Totals::default();
-        for (class, list) in lists {
+        for (class, list) in lists.into_iter().filter(|(_, l)| !l.is_empty()) {
             let (frames, bytes) = free_list(list, shared.key(class));
             freed.released += frames;
             freed.bytes_out += bytes;

@@ -1,5 +1,8 @@
 //! Pool statistics: per-thread counters that only their thread writes, summed
 //! when someone asks.
+// Items are `pub` so the loom models can reach them through `__loom`;
+// outside loom builds the module is private and they stay crate-internal.
+#![cfg_attr(not(loom), allow(unreachable_pub))]
 
 use core::fmt;
 
@@ -12,21 +15,21 @@ use crate::sync::{AtomicU64, Ordering::Relaxed, bump};
 /// cache lines so threads never share one on the fast path.
 #[repr(align(128))]
 #[derive(Debug, Default)]
-pub(crate) struct Counters {
-    pub(crate) allocations: AtomicU64,
-    pub(crate) reused: AtomicU64,
-    pub(crate) fresh: AtomicU64,
-    pub(crate) heap_fallbacks: AtomicU64,
-    pub(crate) frees: AtomicU64,
-    pub(crate) heap_frees: AtomicU64,
+pub struct Counters {
+    pub allocations: AtomicU64,
+    pub reused: AtomicU64,
+    pub fresh: AtomicU64,
+    pub heap_fallbacks: AtomicU64,
+    pub frees: AtomicU64,
+    pub heap_frees: AtomicU64,
     /// Pooled frames given back to the allocator.
-    pub(crate) released: AtomicU64,
-    pub(crate) bytes_in: AtomicU64,
-    pub(crate) bytes_out: AtomicU64,
+    pub released: AtomicU64,
+    pub bytes_in: AtomicU64,
+    pub bytes_out: AtomicU64,
 }
 
 impl Counters {
-    pub(crate) fn snapshot(&self) -> Totals {
+    pub fn snapshot(&self) -> Totals {
         Totals {
             allocations: self.allocations.load(Relaxed),
             reused: self.reused.load(Relaxed),
@@ -41,7 +44,7 @@ impl Counters {
     }
 
     /// Records a pooled frame given back to the allocator.
-    pub(crate) fn release(&self, frames: u64, bytes: u64) {
+    pub fn release(&self, frames: u64, bytes: u64) {
         bump(&self.released, frames);
         bump(&self.bytes_out, bytes);
     }
@@ -50,20 +53,20 @@ impl Counters {
 /// Plain sums of [`Counters`]: what exited threads left behind, and what a
 /// `stats()` call adds up.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Totals {
-    pub(crate) allocations: u64,
-    pub(crate) reused: u64,
-    pub(crate) fresh: u64,
-    pub(crate) heap_fallbacks: u64,
-    pub(crate) frees: u64,
-    pub(crate) heap_frees: u64,
-    pub(crate) released: u64,
-    pub(crate) bytes_in: u64,
-    pub(crate) bytes_out: u64,
+pub struct Totals {
+    pub allocations: u64,
+    pub reused: u64,
+    pub fresh: u64,
+    pub heap_fallbacks: u64,
+    pub frees: u64,
+    pub heap_frees: u64,
+    pub released: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
 }
 
 impl Totals {
-    pub(crate) fn add(&mut self, o: &Totals) {
+    pub fn add(&mut self, o: &Totals) {
         self.allocations = self.allocations.wrapping_add(o.allocations);
         self.reused = self.reused.wrapping_add(o.reused);
         self.fresh = self.fresh.wrapping_add(o.fresh);
@@ -78,12 +81,12 @@ impl Totals {
     /// Frames handed out and not yet back. A frame freed on another thread
     /// than the one that took it makes one thread's share negative, hence the
     /// wrapping sums; the total is exact once the threads are quiescent.
-    pub(crate) fn live(&self) -> u64 {
+    pub fn live(&self) -> u64 {
         self.allocations.wrapping_sub(self.frees)
     }
 
     /// Cached frames: memory the pool holds minus the pooled frames in use.
-    pub(crate) fn idle(&self) -> u64 {
+    pub fn idle(&self) -> u64 {
         let held = self.fresh.wrapping_sub(self.released);
         let pooled_live = self
             .allocations

@@ -1,0 +1,171 @@
+//! Frame sizes, alignments and the several layouts of one pool.
+
+mod common;
+
+use common::{block_on, poll_once, yield_once};
+use flowcoro_rt::{FramePool, Pooled};
+
+/// A future whose frame holds `N` bytes across an await.
+fn sized<const N: usize>(pool: &'static FramePool, seed: u8) -> Pooled<impl Future<Output = u64>> {
+    pool.alloc_with(move || async move {
+        let mut buf = [seed; N];
+        yield_once().await;
+        buf[N - 1] = buf[0].wrapping_add(1);
+        buf.iter().map(|&b| b as u64).sum::<u64>()
+    })
+}
+
+fn expect<const N: usize>(seed: u8) -> u64 {
+    seed as u64 * (N as u64 - 1) + seed.wrapping_add(1) as u64
+}
+
+#[test]
+fn large_frames_are_pooled() {
+    static P16: FramePool = FramePool::new("layouts::16k");
+    static P64: FramePool = FramePool::new("layouts::64k");
+    for seed in 0..4 {
+        assert_eq!(block_on(sized::<16384>(&P16, seed)), expect::<16384>(seed));
+        assert_eq!(block_on(sized::<65536>(&P64, seed)), expect::<65536>(seed));
+    }
+    for (p, min) in [(&P16, 16384), (&P64, 65536)] {
+        let s = p.stats();
+        assert!(s.frame_size >= min && s.frame_size < min + 64, "{s:?}");
+        assert_eq!((s.fresh, s.reused, s.heap_fallbacks, s.live), (1, 3, 0, 0));
+        assert_eq!(s.reserved_bytes, s.frame_size as u64);
+    }
+}
+
+#[repr(align(256))]
+struct Aligned([u8; 300]);
+
+#[test]
+fn alignment_above_a_cache_line_is_honoured() {
+    static POOL: FramePool = FramePool::new("layouts::align");
+    let mut futs: Vec<_> = (0..8u8)
+        .map(|i| {
+            POOL.alloc(async move {
+                let a = Aligned([i; 300]);
+                yield_once().await;
+                (&a as *const Aligned as usize % 256, a.0[299])
+            })
+        })
+        .collect();
+    for f in &mut futs {
+        assert!(poll_once(f).is_pending());
+    }
+    for (i, f) in futs.into_iter().enumerate() {
+        assert_eq!(block_on(f), (0, i as u8));
+    }
+    let s = POOL.stats();
+    assert!(s.frame_align >= 256, "{s:?}");
+    assert_eq!(s.frame_size % 256, 0);
+}
+
+/// A future with no state at all.
+struct Zst;
+
+impl Future for Zst {
+    type Output = &'static str;
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<&'static str> {
+        std::task::Poll::Ready("zst")
+    }
+}
+
+#[test]
+fn zero_sized_futures() {
+    static POOL: FramePool = FramePool::new("layouts::zst");
+    assert_eq!(size_of::<Zst>(), 0);
+    for _ in 0..3 {
+        assert_eq!(block_on(POOL.alloc(Zst)), "zst");
+    }
+    let s = POOL.stats();
+    assert_eq!((s.allocations, s.reused, s.live), (3, 2, 0));
+    assert!(s.frame_size > 0);
+}
+
+/// One pool, one generic fn, many layouts: as a `#[pooled]` generic fn's
+/// `static` serves every instantiation.
+fn generic<const N: usize>() -> Pooled<impl Future<Output = usize>> {
+    static POOL: FramePool = FramePool::new("layouts::generic");
+    POOL.alloc_with(|| async {
+        let buf = [1u8; N];
+        yield_once().await;
+        buf.iter().map(|&b| b as usize).sum()
+    })
+}
+
+#[test]
+fn a_generic_fn_pools_all_its_layouts_without_heap_fallback() {
+    fn round() -> usize {
+        block_on(generic::<8>())
+            + block_on(generic::<100>())
+            + block_on(generic::<1000>())
+            + block_on(generic::<5000>())
+            + block_on(generic::<20000>())
+    }
+    let expected = 8 + 100 + 1000 + 5000 + 20000;
+    assert_eq!(round(), expected);
+    let warm = flowcoro_rt::pools().into_iter().find(|p| p.name == "layouts::generic").unwrap();
+    for _ in 0..common::scaled(100) {
+        assert_eq!(round(), expected);
+    }
+    let s = flowcoro_rt::pools().into_iter().find(|p| p.name == "layouts::generic").unwrap();
+    assert_eq!(s.heap_fallbacks, 0);
+    // Steady state: no new memory after the first round.
+    assert_eq!(s.fresh, warm.fresh);
+    assert_eq!(s.fresh, 5);
+    assert!(s.frame_size >= 20000);
+    assert_eq!(s.live, 0);
+}
+
+#[test]
+fn layouts_beyond_the_classes_share_or_fall_back() {
+    static POOL: FramePool = FramePool::new("layouts::many");
+    fn f<const N: usize>() -> u64 {
+        block_on(sized::<N>(&POOL, 1))
+    }
+    // Eight distinct classes fill the table ...
+    let total = f::<100>() + f::<200>() + f::<300>() + f::<400>() + f::<500>() + f::<600>() + f::<700>() + f::<800>();
+    assert!(total > 0);
+    // ... a ninth layout that fits a class at most twice its size shares it ...
+    assert_eq!(f::<750>(), expect::<750>(1));
+    let s = POOL.stats();
+    assert_eq!(s.heap_fallbacks, 0);
+    // ... and one that fits none is allocated alone, then freed.
+    assert_eq!(f::<4000>(), expect::<4000>(1));
+    assert_eq!(f::<4000>(), expect::<4000>(1));
+    let s = POOL.stats();
+    assert_eq!((s.heap_fallbacks, s.live), (2, 0));
+    assert!(s.frame_size >= 4000);
+    // Heap fallbacks are gone with their frames: what is left is cached.
+    assert!(s.idle > 0 && s.reserved_bytes > 0);
+    let trimmed = POOL.trim();
+    assert!(trimmed > 0);
+    assert_eq!(POOL.stats().reserved_bytes, 0);
+}
+
+#[test]
+fn frames_over_the_pooling_limit_are_never_cached() {
+    static POOL: FramePool = FramePool::new("layouts::huge");
+    if cfg!(miri) {
+        return; // 2 MiB buffers are too slow to fill under Miri.
+    }
+    // A big stack: unoptimised builds keep copies of the future on it.
+    let out = std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(|| {
+            let f = POOL.alloc_with(|| async {
+                let buf = vec![0u8; 8];
+                let big = [7u8; 2 << 20];
+                yield_once().await;
+                big[12345] as usize + buf.len()
+            });
+            block_on(f)
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(out, 15);
+    let s = POOL.stats();
+    assert_eq!((s.heap_fallbacks, s.idle, s.reserved_bytes, s.live), (1, 0, 0, 0));
+}
