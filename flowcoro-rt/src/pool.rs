@@ -33,6 +33,9 @@ use crate::sync::{Arc, AtomicU64, Mutex, Ordering::Relaxed, bump, lock};
 /// smallest class that holds it (at most twice its size), and only a layout
 /// that fits none is allocated alone.
 pub(crate) const CLASSES: usize = 8;
+/// Masks a class index into range, which spares the fast path a bounds check.
+const CLASS_MASK: usize = CLASSES - 1;
+const _: () = assert!(CLASSES.is_power_of_two() && CLASSES <= HEAP as usize);
 
 /// Frames per magazine: a thread exchanges this many with the depot at once.
 pub const MAGAZINE: usize = if cfg!(miri) { 4 } else { 32 };
@@ -177,7 +180,11 @@ impl FramePool {
     pub fn alloc_with<F: Future, M: FnOnce() -> F>(&'static self, make: M) -> Pooled<F> {
         let key = KeyOf::<F>::KEY;
         let frame = self.take(key);
-        let guard = Unwritten { pool: self, frame, key };
+        let guard = Unwritten {
+            pool: self,
+            frame,
+            key,
+        };
         let ptr = frame.ptr.cast::<F>();
         debug_assert!(ptr.as_ptr().is_aligned());
         // SAFETY: `take` returned memory of a class that fits `key`, the
@@ -212,17 +219,19 @@ impl FramePool {
     }
 
     /// Takes a frame for `key`: the fast path.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn take(&'static self, key: ClassKey) -> Frame {
         let idx = self.index.load(StdOrdering::Relaxed);
         let fast = LOCAL.try_with(|local| {
             // SAFETY: see `Local`: this borrow ends before any other code runs.
             let lp = unsafe { local.pool(idx) }?;
             let class = lp.lookup(key)?;
-            let ptr = lp.mags[class].pop()?;
-            bump(&lp.counters.allocations, 1);
+            let ptr = lp.mags[class & CLASS_MASK].pop()?;
             bump(&lp.counters.reused, 1);
-            Some(Frame { ptr, class: class as u8 })
+            Some(Frame {
+                ptr,
+                class: class as u8,
+            })
         });
         match fast {
             Ok(Some(frame)) => frame,
@@ -239,7 +248,6 @@ impl FramePool {
         let local = LOCAL.try_with(|local| {
             // SAFETY: see `Local`: this borrow ends before any other code runs.
             let lp = unsafe { local.pool_or_insert(idx, self) };
-            bump(&lp.counters.allocations, 1);
             let Some(class) = class else {
                 let frame = heap_alloc(key);
                 bump(&lp.counters.heap_fallbacks, 1);
@@ -259,14 +267,20 @@ impl FramePool {
             };
             if let Some(ptr) = ptr {
                 bump(&c.reused, 1);
-                return Frame { ptr, class: class as u8 };
+                return Frame {
+                    ptr,
+                    class: class as u8,
+                };
             }
             let ckey = shared.key(class);
             let ptr = fresh_alloc(ckey);
             bump(&c.fresh, 1);
             bump(&c.bytes_in, ckey.size() as u64);
             shared.observe_peak();
-            Frame { ptr, class: class as u8 }
+            Frame {
+                ptr,
+                class: class as u8,
+            }
         });
         match local {
             Ok(frame) => frame,
@@ -279,7 +293,7 @@ impl FramePool {
     /// # Safety
     /// `frame` must have come from `take(key)` on this pool, and no longer
     /// hold a value.
-    #[inline]
+    #[inline(always)]
     pub(crate) unsafe fn give_back(&'static self, frame: Frame, key: ClassKey) {
         if frame.class != HEAP {
             let idx = self.index.load(StdOrdering::Relaxed);
@@ -287,7 +301,7 @@ impl FramePool {
                 // SAFETY: see `Local`: this borrow ends before any other code runs.
                 let lp = unsafe { local.pool(idx) }?;
                 bump(&lp.counters.frees, 1);
-                let class = frame.class as usize;
+                let class = frame.class as usize & CLASS_MASK;
                 // SAFETY: the caller gives us the frame, a free frame of
                 // `class`, at least a `FreeNode` in size and alignment.
                 if let Some(spill) = unsafe { lp.mags[class].push(frame.ptr) } {
@@ -422,7 +436,11 @@ impl Shared {
         if !key.poolable() {
             return None;
         }
-        if let Some(i) = self.classes.iter().position(|k| k.load(Relaxed) == key.bits()) {
+        if let Some(i) = self
+            .classes
+            .iter()
+            .position(|k| k.load(Relaxed) == key.bits())
+        {
             return Some(i);
         }
         let _reg = lock(&self.registry);
@@ -474,7 +492,12 @@ impl Shared {
         let t = Self::totals(&reg);
         reg.peak = reg.peak.max(t.live());
         let mut s = PoolStats::empty(name);
-        for k in self.classes.iter().map(|k| k.load(Relaxed)).filter(|&b| b != ClassKey::EMPTY) {
+        for k in self
+            .classes
+            .iter()
+            .map(|k| k.load(Relaxed))
+            .filter(|&b| b != ClassKey::EMPTY)
+        {
             let k = ClassKey::from_bits(k);
             s.frame_size = s.frame_size.max(k.size());
             s.frame_align = s.frame_align.max(k.align());
@@ -500,7 +523,10 @@ impl Shared {
     /// by another thread-local's destructor). Slow and rare: counted under
     /// the registry lock.
     fn take_orphan(&self, key: ClassKey, class: Option<usize>) -> Frame {
-        let mut t = Totals { allocations: 1, ..Totals::default() };
+        let mut t = Totals {
+            allocations: 1,
+            ..Totals::default()
+        };
         let frame = match class {
             None => {
                 t.heap_fallbacks = 1;
@@ -529,7 +555,10 @@ impl Shared {
                         fresh_alloc(ckey)
                     }
                 };
-                Frame { ptr, class: class as u8 }
+                Frame {
+                    ptr,
+                    class: class as u8,
+                }
             }
         };
         lock(&self.registry).retired.add(&t);
@@ -541,7 +570,10 @@ impl Shared {
     /// # Safety
     /// As [`FramePool::give_back`].
     unsafe fn give_back_orphan(&self, frame: Frame, key: ClassKey, max_idle: usize) {
-        let mut t = Totals { frees: 1, ..Totals::default() };
+        let mut t = Totals {
+            frees: 1,
+            ..Totals::default()
+        };
         if frame.class == HEAP {
             t.heap_frees = 1;
             t.bytes_out = key.size() as u64;
@@ -584,7 +616,10 @@ fn fresh_alloc(key: ClassKey) -> NonNull<u8> {
 }
 
 fn heap_alloc(key: ClassKey) -> Frame {
-    Frame { ptr: fresh_alloc(key), class: HEAP }
+    Frame {
+        ptr: fresh_alloc(key),
+        class: HEAP,
+    }
 }
 
 /// One thread's caches for one pool.
@@ -611,7 +646,10 @@ impl LocalPool {
 
     #[inline]
     fn lookup(&self, key: ClassKey) -> Option<usize> {
-        self.seen.iter().find(|(k, _)| *k == key.bits()).map(|&(_, c)| c as usize)
+        self.seen
+            .iter()
+            .find(|(k, _)| *k == key.bits())
+            .map(|&(_, c)| c as usize)
     }
 
     fn remember(&mut self, key: ClassKey, class: usize) {

@@ -50,7 +50,12 @@ impl<F: Future> Pooled<F> {
     /// `frame` must hold a valid `F` owned by no one else, in memory taken
     /// from `pool` for `F`'s class key and served by `class`.
     pub(crate) unsafe fn from_raw(frame: NonNull<F>, pool: &'static FramePool, class: u8) -> Self {
-        Pooled { frame: Some(frame), pool, class, _owns: PhantomData }
+        Pooled {
+            frame: Some(frame),
+            pool,
+            class,
+            _owns: PhantomData,
+        }
     }
 
     /// Whether the future has completed (and its frame gone back to the pool).
@@ -70,6 +75,7 @@ impl<F: Future> Pooled<F> {
 /// # Safety
 /// `frame` must hold a valid `F`, taken from `pool` with `class`, that no one
 /// uses again.
+#[inline(always)]
 unsafe fn destroy<F: Future>(pool: &'static FramePool, frame: NonNull<F>, class: u8) {
     struct GiveBack {
         pool: &'static FramePool,
@@ -77,6 +83,7 @@ unsafe fn destroy<F: Future>(pool: &'static FramePool, frame: NonNull<F>, class:
         key: crate::layout::ClassKey,
     }
     impl Drop for GiveBack {
+        #[inline(always)]
         fn drop(&mut self) {
             // SAFETY: the frame's value has been dropped (or its drop unwound,
             // after which it is gone as well); the memory is free.
@@ -85,7 +92,10 @@ unsafe fn destroy<F: Future>(pool: &'static FramePool, frame: NonNull<F>, class:
     }
     let _give_back = GiveBack {
         pool,
-        frame: Frame { ptr: frame.cast(), class },
+        frame: Frame {
+            ptr: frame.cast(),
+            class,
+        },
         key: KeyOf::<F>::KEY,
     };
     // SAFETY: the caller hands us the only reference to a valid `F`.
@@ -117,6 +127,7 @@ impl<F: Future> Future for Pooled<F> {
 }
 
 impl<F: Future> Drop for Pooled<F> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(frame) = self.frame.take() {
             // SAFETY: the handle owned the frame; taking it out makes this the

@@ -16,7 +16,8 @@ use crate::sync::{AtomicU64, Ordering::Relaxed, bump};
 #[repr(align(128))]
 #[derive(Debug, Default)]
 pub struct Counters {
-    pub allocations: AtomicU64,
+    // `allocations` is not stored: it is `reused + fresh + heap_fallbacks`,
+    // which saves the fast path a store.
     pub reused: AtomicU64,
     pub fresh: AtomicU64,
     pub heap_fallbacks: AtomicU64,
@@ -30,11 +31,14 @@ pub struct Counters {
 
 impl Counters {
     pub fn snapshot(&self) -> Totals {
+        let reused = self.reused.load(Relaxed);
+        let fresh = self.fresh.load(Relaxed);
+        let heap_fallbacks = self.heap_fallbacks.load(Relaxed);
         Totals {
-            allocations: self.allocations.load(Relaxed),
-            reused: self.reused.load(Relaxed),
-            fresh: self.fresh.load(Relaxed),
-            heap_fallbacks: self.heap_fallbacks.load(Relaxed),
+            allocations: reused.wrapping_add(fresh).wrapping_add(heap_fallbacks),
+            reused,
+            fresh,
+            heap_fallbacks,
             frees: self.frees.load(Relaxed),
             heap_frees: self.heap_frees.load(Relaxed),
             released: self.released.load(Relaxed),
@@ -183,12 +187,22 @@ fn human_bytes(b: u64) -> String {
         v /= 1024.0;
         u += 1;
     }
-    if u == 0 { format!("{b} B") } else { format!("{v:.1} {}", UNITS[u]) }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name_w = self.pools.iter().map(|p| p.name.len()).max().unwrap_or(0).max(4);
+        let name_w = self
+            .pools
+            .iter()
+            .map(|p| p.name.len())
+            .max()
+            .unwrap_or(0)
+            .max(4);
         writeln!(
             f,
             "{:<name_w$}  {:>8}  {:>12}  {:>7}  {:>8}  {:>8}  {:>8}  {:>10}",
@@ -251,7 +265,9 @@ mod tests {
         a.allocations = 100;
         a.reused = 99;
         a.frame_size = 2048;
-        let r = Report { pools: vec![a, PoolStats::empty("app::parse")] };
+        let r = Report {
+            pools: vec![a, PoolStats::empty("app::parse")],
+        };
         let s = r.to_string();
         assert!(s.starts_with("pool"));
         assert!(s.contains("app::fetch"));

@@ -66,7 +66,10 @@ struct Zst;
 
 impl Future for Zst {
     type Output = &'static str;
-    fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<&'static str> {
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<&'static str> {
         std::task::Poll::Ready("zst")
     }
 }
@@ -105,11 +108,17 @@ fn a_generic_fn_pools_all_its_layouts_without_heap_fallback() {
     }
     let expected = 8 + 100 + 1000 + 5000 + 20000;
     assert_eq!(round(), expected);
-    let warm = flowcoro_rt::pools().into_iter().find(|p| p.name == "layouts::generic").unwrap();
+    let warm = flowcoro_rt::pools()
+        .into_iter()
+        .find(|p| p.name == "layouts::generic")
+        .unwrap();
     for _ in 0..common::scaled(100) {
         assert_eq!(round(), expected);
     }
-    let s = flowcoro_rt::pools().into_iter().find(|p| p.name == "layouts::generic").unwrap();
+    let s = flowcoro_rt::pools()
+        .into_iter()
+        .find(|p| p.name == "layouts::generic")
+        .unwrap();
     assert_eq!(s.heap_fallbacks, 0);
     // Steady state: no new memory after the first round.
     assert_eq!(s.fresh, warm.fresh);
@@ -125,7 +134,14 @@ fn layouts_beyond_the_classes_share_or_fall_back() {
         block_on(sized::<N>(&POOL, 1))
     }
     // Eight distinct classes fill the table ...
-    let total = f::<100>() + f::<200>() + f::<300>() + f::<400>() + f::<500>() + f::<600>() + f::<700>() + f::<800>();
+    let total = f::<100>()
+        + f::<200>()
+        + f::<300>()
+        + f::<400>()
+        + f::<500>()
+        + f::<600>()
+        + f::<700>()
+        + f::<800>();
     assert!(total > 0);
     // ... a ninth layout that fits a class at most twice its size shares it ...
     assert_eq!(f::<750>(), expect::<750>(1));
@@ -167,5 +183,8 @@ fn frames_over_the_pooling_limit_are_never_cached() {
         .unwrap();
     assert_eq!(out, 15);
     let s = POOL.stats();
-    assert_eq!((s.heap_fallbacks, s.idle, s.reserved_bytes, s.live), (1, 0, 0, 0));
+    assert_eq!(
+        (s.heap_fallbacks, s.idle, s.reserved_bytes, s.live),
+        (1, 0, 0, 0)
+    );
 }
