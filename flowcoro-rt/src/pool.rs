@@ -15,7 +15,7 @@
 //! Every frame is its own allocation, so a slot never moves while its frame
 //! lives and an idle frame can be given back alone.
 
-use core::cell::UnsafeCell;
+use core::cell::{Cell, UnsafeCell};
 use core::fmt;
 use core::ptr::NonNull;
 use std::alloc::{alloc, dealloc, handle_alloc_error};
@@ -26,7 +26,7 @@ use crate::depot::Depot;
 use crate::freelist::{List, Magazines};
 use crate::layout::ClassKey;
 use crate::stats::{Counters, PoolStats, Totals};
-use crate::sync::{Arc, AtomicU64, Mutex, Ordering::Relaxed, bump, lock};
+use crate::sync::{AtomicU64, Mutex, Ordering::Relaxed, bump, lock};
 
 /// Layout classes one pool serves from its own caches. A generic fn gets one
 /// class per distinct frame layout; past this many, a layout shares the
@@ -110,7 +110,7 @@ struct Shared {
 #[derive(Default)]
 struct Registry {
     /// One block per thread that has used the pool and not exited.
-    threads: Vec<Arc<Counters>>,
+    threads: Vec<CountersRef>,
     /// What exited threads, trims and orphan frees counted.
     retired: Totals,
     peak: u64,
@@ -222,21 +222,22 @@ impl FramePool {
     #[inline(always)]
     pub(crate) fn take(&'static self, key: ClassKey) -> Frame {
         let idx = self.index.load(StdOrdering::Relaxed);
-        let fast = LOCAL.try_with(|local| {
-            // SAFETY: see `Local`: this borrow ends before any other code runs.
-            let lp = unsafe { local.pool(idx) }?;
-            let class = lp.lookup(key)?;
-            let ptr = lp.mags[class & CLASS_MASK].pop()?;
-            bump(&lp.counters.reused, 1);
-            Some(Frame {
-                ptr,
-                class: class as u8,
-            })
-        });
-        match fast {
-            Ok(Some(frame)) => frame,
-            _ => self.take_slow(key),
+        if let Some(lp) = local_pool(idx) {
+            // SAFETY: see `local_pool`.
+            let lp = unsafe { lp.as_ref() };
+            // SAFETY: a short borrow of this thread's state, see `local_pool`.
+            let st = unsafe { &mut *lp.state.get() };
+            if let Some(class) = st.lookup(key) {
+                if let Some(ptr) = st.mags[class & CLASS_MASK].pop() {
+                    bump(&lp.counters.reused, 1);
+                    return Frame {
+                        ptr,
+                        class: class as u8,
+                    };
+                }
+            }
         }
+        self.take_slow(key)
     }
 
     #[cold]
@@ -245,9 +246,11 @@ impl FramePool {
         let idx = self.register();
         let shared = self.shared();
         let class = shared.class_for(key);
-        let local = LOCAL.try_with(|local| {
-            // SAFETY: see `Local`: this borrow ends before any other code runs.
-            let lp = unsafe { local.pool_or_insert(idx, self) };
+        let local = local_pool_or_insert(idx, self).map(|lp| {
+            // SAFETY: see `local_pool`.
+            let lp = unsafe { lp.as_ref() };
+            // SAFETY: a short borrow of this thread's state, see `local_pool`.
+            let st = unsafe { &mut *lp.state.get() };
             let Some(class) = class else {
                 let frame = heap_alloc(key);
                 bump(&lp.counters.heap_fallbacks, 1);
@@ -255,9 +258,9 @@ impl FramePool {
                 shared.note_heap(key);
                 return frame;
             };
-            lp.remember(key, class);
-            let c = &*lp.counters;
-            let mags = &mut lp.mags[class];
+            st.remember(key, class);
+            let c = &lp.counters;
+            let mags = &mut st.mags[class];
             let ptr = match mags.pop() {
                 Some(p) => Some(p),
                 None => shared.depots[class].pop().and_then(|batch| {
@@ -283,8 +286,8 @@ impl FramePool {
             }
         });
         match local {
-            Ok(frame) => frame,
-            Err(_) => shared.take_orphan(key, class),
+            Some(frame) => frame,
+            None => shared.take_orphan(key, class),
         }
     }
 
@@ -297,19 +300,18 @@ impl FramePool {
     pub(crate) unsafe fn give_back(&'static self, frame: Frame, key: ClassKey) {
         if frame.class != HEAP {
             let idx = self.index.load(StdOrdering::Relaxed);
-            let fast = LOCAL.try_with(|local| {
-                // SAFETY: see `Local`: this borrow ends before any other code runs.
-                let lp = unsafe { local.pool(idx) }?;
+            if let Some(lp) = local_pool(idx) {
+                // SAFETY: see `local_pool`.
+                let lp = unsafe { lp.as_ref() };
+                // SAFETY: a short borrow of this thread's state, see `local_pool`.
+                let st = unsafe { &mut *lp.state.get() };
                 bump(&lp.counters.frees, 1);
                 let class = frame.class as usize & CLASS_MASK;
                 // SAFETY: the caller gives us the frame, a free frame of
                 // `class`, at least a `FreeNode` in size and alignment.
-                if let Some(spill) = unsafe { lp.mags[class].push(frame.ptr) } {
+                if let Some(spill) = unsafe { st.mags[class].push(frame.ptr) } {
                     lp.spill(class, spill);
                 }
-                Some(())
-            });
-            if let Ok(Some(())) = fast {
                 return;
             }
         }
@@ -324,9 +326,9 @@ impl FramePool {
     unsafe fn give_back_slow(&'static self, frame: Frame, key: ClassKey) {
         let idx = self.register();
         let shared = self.shared();
-        let local = LOCAL.try_with(|local| {
-            // SAFETY: see `Local`: this borrow ends before any other code runs.
-            let lp = unsafe { local.pool_or_insert(idx, self) };
+        let local = local_pool_or_insert(idx, self).map(|lp| {
+            // SAFETY: see `local_pool`.
+            let lp = unsafe { lp.as_ref() };
             bump(&lp.counters.frees, 1);
             if frame.class == HEAP {
                 bump(&lp.counters.heap_frees, 1);
@@ -337,11 +339,14 @@ impl FramePool {
             }
             let class = frame.class as usize;
             // SAFETY: the caller gives us the free frame of `class`.
-            if let Some(spill) = unsafe { lp.mags[class].push(frame.ptr) } {
+            // SAFETY: a short borrow of this thread's state, see `local_pool`.
+            let st = unsafe { &mut *lp.state.get() };
+            // SAFETY: the caller gives us the free frame of `class`.
+            if let Some(spill) = unsafe { st.mags[class].push(frame.ptr) } {
                 lp.spill(class, spill);
             }
         });
-        if local.is_err() {
+        if local.is_none() {
             // SAFETY: forwarded from the caller.
             unsafe { shared.give_back_orphan(frame, key, self.max_idle) };
         }
@@ -368,14 +373,15 @@ impl FramePool {
         };
         let idx = self.index.load(StdOrdering::Acquire);
         let mut lists: Vec<(usize, List)> = Vec::new();
-        let _ = LOCAL.try_with(|local| {
-            // SAFETY: see `Local`: this borrow ends before any other code runs.
-            if let Some(lp) = unsafe { local.pool(idx) } {
-                for (class, mags) in lp.mags.iter_mut().enumerate() {
-                    lists.extend(mags.drain().into_iter().map(|l| (class, l)));
-                }
+        if let Some(lp) = local_pool(idx) {
+            // SAFETY: see `local_pool`.
+            let lp = unsafe { lp.as_ref() };
+            // SAFETY: a short borrow of this thread's state, see `local_pool`.
+            let st = unsafe { &mut *lp.state.get() };
+            for (class, mags) in st.mags.iter_mut().enumerate() {
+                lists.extend(mags.drain().into_iter().map(|l| (class, l)));
             }
-        });
+        }
         for (class, depot) in shared.depots.iter().enumerate() {
             lists.extend(depot.take_all().into_iter().map(|l| (class, l)));
         }
@@ -623,28 +629,27 @@ fn heap_alloc(key: ClassKey) -> Frame {
 }
 
 /// One thread's caches for one pool.
+///
+/// Other threads read `counters` (through the registry) while the owner
+/// works, so the owner never borrows the whole struct mutably: only `state`,
+/// through its `UnsafeCell`, for the span of one pool operation.
 struct LocalPool {
     pool: &'static FramePool,
+    /// This thread's counters. Inline (the `LocalPool` is boxed and never
+    /// moves) to spare the fast path a pointer chase.
+    counters: Counters,
+    state: UnsafeCell<LocalState>,
+}
+
+/// What only the owning thread touches.
+struct LocalState {
     /// Keys this thread asked for, and the class serving each.
     seen: [(u64, u8); SEEN],
     mags: [Magazines; CLASSES],
-    counters: Arc<Counters>,
 }
 
-impl LocalPool {
-    fn new(pool: &'static FramePool) -> LocalPool {
-        let counters = Arc::new(Counters::default());
-        lock(&pool.shared().registry).threads.push(counters.clone());
-        let cap = pool.magazine();
-        LocalPool {
-            pool,
-            seen: [(ClassKey::EMPTY, 0); SEEN],
-            mags: core::array::from_fn(|_| Magazines::new(cap)),
-            counters,
-        }
-    }
-
-    #[inline]
+impl LocalState {
+    #[inline(always)]
     fn lookup(&self, key: ClassKey) -> Option<usize> {
         self.seen
             .iter()
@@ -657,10 +662,31 @@ impl LocalPool {
             *slot = (key.bits(), class as u8);
         }
     }
+}
+
+impl LocalPool {
+    /// A leaked, boxed cache, registered with the pool's stats.
+    fn boxed(pool: &'static FramePool) -> NonNull<LocalPool> {
+        let cap = pool.magazine();
+        let lp = Box::new(LocalPool {
+            pool,
+            counters: Counters::default(),
+            state: UnsafeCell::new(LocalState {
+                seen: [(ClassKey::EMPTY, 0); SEEN],
+                mags: core::array::from_fn(|_| Magazines::new(cap)),
+            }),
+        });
+        let lp = NonNull::from(Box::leak(lp));
+        // SAFETY: just leaked: valid until `retire` unregisters and frees it.
+        // Only shared references are made from here on, until then.
+        let counters = CountersRef(NonNull::from(unsafe { &lp.as_ref().counters }));
+        lock(&pool.shared().registry).threads.push(counters);
+        lp
+    }
 
     /// Sends a full magazine to the depot, or to the allocator past
     /// `max_idle`.
-    fn spill(&mut self, class: usize, batch: List) {
+    fn spill(&self, class: usize, batch: List) {
         let shared = self.pool.shared();
         if let Err(batch) = shared.depots[class].push(batch, self.pool.max_idle) {
             let (frames, bytes) = free_list(batch, shared.key(class));
@@ -669,67 +695,140 @@ impl LocalPool {
     }
 
     /// Thread exit: hands the cached frames to the depot and the counters to
-    /// the pool's retired totals.
-    fn retire(mut self: Box<Self>) {
-        for class in 0..CLASSES {
-            for list in self.mags[class].drain() {
-                self.spill(class, list);
-            }
-        }
-        let shared = self.pool.shared();
-        let mut reg = lock(&shared.registry);
-        let snapshot = self.counters.snapshot();
-        reg.retired.add(&snapshot);
-        reg.threads.retain(|c| !Arc::ptr_eq(c, &self.counters));
-    }
-}
-
-/// A thread's caches, one per pool it has used, indexed by the pool's
-/// registry index.
-///
-/// Accessed through `&mut` from the `UnsafeCell`: every access is a short
-/// borrow inside one pool function that runs no user code and never calls
-/// back into the pool while it holds it, so two borrows never overlap.
-struct Local {
-    pools: UnsafeCell<Vec<Option<Box<LocalPool>>>>,
-}
-
-impl Local {
-    /// This thread's cache for the pool at `idx` (`0` for none).
+    /// the pool's retired totals, then frees the cache.
     ///
     /// # Safety
-    /// No other borrow of `self.pools` may be alive while the result is.
-    #[inline]
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn pool(&self, idx: usize) -> Option<&mut LocalPool> {
-        // SAFETY: the caller guarantees the borrow is unique.
-        let pools = unsafe { &mut *self.pools.get() };
-        pools.get_mut(idx.wrapping_sub(1))?.as_deref_mut()
-    }
-
-    /// # Safety
-    /// As [`Local::pool`].
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn pool_or_insert(&self, idx: usize, pool: &'static FramePool) -> &mut LocalPool {
-        // SAFETY: the caller guarantees the borrow is unique.
-        let pools = unsafe { &mut *self.pools.get() };
-        if pools.len() < idx {
-            pools.resize_with(idx, || None);
+    /// `lp` came from [`LocalPool::boxed`] and is used by no one else, now
+    /// or later, but the registry.
+    unsafe fn retire(lp: NonNull<LocalPool>) {
+        {
+            // SAFETY: alive until freed below; shared, as the registry may be
+            // reading the counters.
+            let shared_lp = unsafe { lp.as_ref() };
+            // SAFETY: no one else touches the state any more.
+            let st = unsafe { &mut *shared_lp.state.get() };
+            for class in 0..CLASSES {
+                for list in st.mags[class].drain() {
+                    shared_lp.spill(class, list);
+                }
+            }
+            let mut reg = lock(&shared_lp.pool.shared().registry);
+            let snapshot = shared_lp.counters.snapshot();
+            reg.retired.add(&snapshot);
+            let me: *const Counters = &shared_lp.counters;
+            reg.threads.retain(|c| !core::ptr::eq(c.0.as_ptr(), me));
         }
-        pools[idx - 1].get_or_insert_with(|| Box::new(LocalPool::new(pool)))
+        // SAFETY: unregistered, so this is the only pointer left to a box
+        // leaked by `boxed`.
+        drop(unsafe { Box::from_raw(lp.as_ptr()) });
     }
 }
 
-impl Drop for Local {
-    fn drop(&mut self) {
-        for lp in self.pools.get_mut().drain(..).flatten() {
-            lp.retire();
-        }
+/// A registered thread's counters.
+struct CountersRef(NonNull<Counters>);
+
+// SAFETY: the counters are atomics, and the pointer stays valid while it is
+// in the registry: `retire` removes it under the registry lock before the
+// `LocalPool` that holds the counters is freed.
+unsafe impl Send for CountersRef {}
+
+impl CountersRef {
+    fn snapshot(&self) -> Totals {
+        // SAFETY: valid while registered (see the `Send` impl); only called
+        // with the registry lock held.
+        unsafe { self.0.as_ref() }.snapshot()
     }
+}
+
+/// The fast view of this thread's caches: a plain array of `LocalPool`
+/// pointers indexed by pool, in a thread-local that needs no destructor, so
+/// reaching it is one `fs`-relative load with no liveness check.
+///
+/// The array is owned by [`Owner`], whose destructor retires the caches at
+/// thread exit and marks the table dead; a pool call after that (from another
+/// thread-local's destructor) takes the slow path and goes to the depot.
+struct Table {
+    ptr: Cell<*const *mut LocalPool>,
+    len: Cell<usize>,
+    dead: Cell<bool>,
+}
+
+/// Owns this thread's caches; dropped at thread exit.
+struct Owner {
+    pools: UnsafeCell<Vec<*mut LocalPool>>,
 }
 
 thread_local! {
-    static LOCAL: Local = const { Local { pools: UnsafeCell::new(Vec::new()) } };
+    static TABLE: Table = const {
+        Table { ptr: Cell::new(core::ptr::null()), len: Cell::new(0), dead: Cell::new(false) }
+    };
+    static OWNER: Owner = const { Owner { pools: UnsafeCell::new(Vec::new()) } };
+}
+
+/// This thread's cache for the pool at registry index `idx` (`0`: none yet).
+///
+/// The caller may turn the pointer into a `&mut` for as long as it runs no
+/// user code and does not call back into the pool: every use is such a short
+/// borrow on the owning thread, so two never overlap.
+#[inline(always)]
+fn local_pool(idx: usize) -> Option<NonNull<LocalPool>> {
+    TABLE.with(|t| {
+        let i = idx.wrapping_sub(1);
+        if i < t.len.get() {
+            // SAFETY: `ptr` and `len` describe `Owner`'s vector, which only
+            // `local_pool_or_insert` changes, and it updates both.
+            NonNull::new(unsafe { *t.ptr.get().add(i) })
+        } else {
+            None
+        }
+    })
+}
+
+/// This thread's cache for `pool`, created on first use; `None` once the
+/// thread is tearing down its thread-locals.
+fn local_pool_or_insert(idx: usize, pool: &'static FramePool) -> Option<NonNull<LocalPool>> {
+    if let Some(lp) = local_pool(idx) {
+        return Some(lp);
+    }
+    if TABLE.with(|t| t.dead.get()) {
+        return None;
+    }
+    OWNER
+        .try_with(|owner| {
+            // SAFETY: no other borrow of the vector is alive: only this
+            // function and `Owner::drop` touch it, neither re-entrantly.
+            let pools = unsafe { &mut *owner.pools.get() };
+            if pools.len() < idx {
+                pools.resize(idx, core::ptr::null_mut());
+            }
+            if pools[idx - 1].is_null() {
+                pools[idx - 1] = LocalPool::boxed(pool).as_ptr();
+            }
+            TABLE.with(|t| {
+                t.ptr.set(pools.as_ptr());
+                t.len.set(pools.len());
+            });
+            NonNull::new(pools[idx - 1])
+        })
+        .ok()
+        .flatten()
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        TABLE.with(|t| {
+            t.len.set(0);
+            t.ptr.set(core::ptr::null());
+            t.dead.set(true);
+        });
+        for lp in self.pools.get_mut().drain(..) {
+            if let Some(lp) = NonNull::new(lp) {
+                // SAFETY: the table no longer lists it, and it came from
+                // `LocalPool::boxed`.
+                unsafe { LocalPool::retire(lp) };
+            }
+        }
+    }
 }
 
 /// Every pool used so far, sorted by name.

@@ -7,12 +7,12 @@
 
 #[cfg(loom)]
 pub use loom::sync::{
-    Arc, Mutex, MutexGuard,
+    Mutex, MutexGuard,
     atomic::{AtomicU64, Ordering},
 };
 #[cfg(not(loom))]
 pub use std::sync::{
-    Arc, Mutex, MutexGuard,
+    Mutex, MutexGuard,
     atomic::{AtomicU64, Ordering},
 };
 

@@ -171,7 +171,7 @@ fn frames_over_the_pooling_limit_are_never_cached() {
         .stack_size(64 << 20)
         .spawn(|| {
             let f = POOL.alloc_with(|| async {
-                let buf = vec![0u8; 8];
+                let buf = String::from("12345678");
                 let big = [7u8; 2 << 20];
                 yield_once().await;
                 big[12345] as usize + buf.len()
