@@ -29,22 +29,12 @@ pub struct Depot {
 impl Depot {
     #[cfg(not(loom))]
     pub const fn new() -> Depot {
-        Depot {
-            batches: Mutex::new(Batches {
-                head: ptr::null_mut(),
-                frames: 0,
-            }),
-        }
+        Depot { batches: Mutex::new(Batches { head: ptr::null_mut(), frames: 0 }) }
     }
 
     #[cfg(loom)]
     pub fn new() -> Depot {
-        Depot {
-            batches: Mutex::new(Batches {
-                head: ptr::null_mut(),
-                frames: 0,
-            }),
-        }
+        Depot { batches: Mutex::new(Batches { head: ptr::null_mut(), frames: 0 }) }
     }
 
     /// Keeps `batch` if the depot stays within `limit` frames; otherwise

@@ -32,10 +32,7 @@ unsafe impl Send for List {}
 
 impl List {
     pub const fn new() -> List {
-        List {
-            head: ptr::null_mut(),
-            len: 0,
-        }
+        List { head: ptr::null_mut(), len: 0 }
     }
 
     pub fn len(&self) -> usize {
@@ -108,11 +105,7 @@ pub struct Magazines {
 
 impl Magazines {
     pub const fn new(cap: usize) -> Magazines {
-        Magazines {
-            cur: List::new(),
-            prev: List::new(),
-            cap,
-        }
+        Magazines { cur: List::new(), prev: List::new(), cap }
     }
 
     #[cfg(any(test, loom))]

@@ -28,25 +28,14 @@ impl ClassKey {
     pub(crate) const EMPTY: u64 = 0;
 
     pub(crate) const fn of(layout: Layout) -> ClassKey {
-        let align = if layout.align() > MIN_ALIGN {
-            layout.align()
-        } else {
-            MIN_ALIGN
-        };
-        let mut size = if layout.size() > MIN_SIZE {
-            layout.size()
-        } else {
-            MIN_SIZE
-        };
+        let align = if layout.align() > MIN_ALIGN { layout.align() } else { MIN_ALIGN };
+        let mut size = if layout.size() > MIN_SIZE { layout.size() } else { MIN_SIZE };
         let granule = if align > 16 { align } else { 16 };
         size = match size.checked_add(granule - 1) {
             Some(s) => s & !(granule - 1),
             None => panic!("future too large for a frame"),
         };
-        assert!(
-            size < (1 << SHIFT) && size <= isize::MAX as usize,
-            "future too large for a frame"
-        );
+        assert!(size < (1 << SHIFT) && size <= isize::MAX as usize, "future too large for a frame");
         ClassKey(size as u64 | ((align.trailing_zeros() as u64) << SHIFT))
     }
 

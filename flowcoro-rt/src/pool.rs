@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering as StdOrdering};
 
 use crate::depot::Depot;
 use crate::freelist::{List, Magazines};
-use crate::layout::ClassKey;
+use crate::layout::{ClassKey, MAX_POOLED_SIZE};
 use crate::stats::{Counters, PoolStats, Totals};
 use crate::sync::{AtomicU64, Mutex, Ordering::Relaxed, bump, lock};
 
@@ -179,12 +179,8 @@ impl FramePool {
     #[inline]
     pub fn alloc_with<F: Future, M: FnOnce() -> F>(&'static self, make: M) -> Pooled<F> {
         let key = KeyOf::<F>::KEY;
-        let frame = self.take(key);
-        let guard = Unwritten {
-            pool: self,
-            frame,
-            key,
-        };
+        let (pool, frame) = self.take(key);
+        let guard = Unwritten { pool, frame, key };
         let ptr = frame.ptr.cast::<F>();
         debug_assert!(ptr.as_ptr().is_aligned());
         // SAFETY: `take` returned memory of a class that fits `key`, the
@@ -193,7 +189,7 @@ impl FramePool {
         core::mem::forget(guard);
         // SAFETY: `ptr` now holds an `F` that only the handle owns, taken from
         // `self` with `frame.class`.
-        unsafe { Pooled::from_raw(ptr, self, frame.class) }
+        unsafe { Pooled::from_raw(ptr, pool, frame.class) }
     }
 
     fn shared(&self) -> &Shared {
@@ -218,9 +214,11 @@ impl FramePool {
         idx
     }
 
-    /// Takes a frame for `key`: the fast path.
+    /// Takes a frame for `key`: the fast path. Returns the pool that serves
+    /// it: `self`, or a shared size-class pool for a layout beyond this pool's
+    /// classes.
     #[inline(always)]
-    pub(crate) fn take(&'static self, key: ClassKey) -> Frame {
+    pub(crate) fn take(&'static self, key: ClassKey) -> (&'static FramePool, Frame) {
         let idx = self.index.load(StdOrdering::Relaxed);
         if let Some(lp) = local_pool(idx) {
             // SAFETY: see `local_pool`.
@@ -230,10 +228,7 @@ impl FramePool {
             if let Some(class) = st.lookup(key) {
                 if let Some(ptr) = st.mags[class & CLASS_MASK].pop() {
                     bump(&lp.counters.reused, 1);
-                    return Frame {
-                        ptr,
-                        class: class as u8,
-                    };
+                    return (self, Frame { ptr, class: class as u8 });
                 }
             }
         }
@@ -242,10 +237,30 @@ impl FramePool {
 
     #[cold]
     #[inline(never)]
-    fn take_slow(&'static self, key: ClassKey) -> Frame {
+    fn take_slow(&'static self, key: ClassKey) -> (&'static FramePool, Frame) {
         let idx = self.register();
         let shared = self.shared();
+        let redirected = local_pool(idx).and_then(|lp| {
+            // SAFETY: see `local_pool`.
+            let lp = unsafe { lp.as_ref() };
+            // SAFETY: a short borrow of this thread's state, see `local_pool`.
+            unsafe { &*lp.state.get() }.redirect(key)
+        });
+        if let Some(sc) = redirected {
+            return sc.take(sc_key(key));
+        }
         let class = shared.class_for(key);
+        if class.is_none() {
+            if let Some(sc) = size_class_pool(key).filter(|sc| !core::ptr::eq(*sc, self)) {
+                if let Some(lp) = local_pool_or_insert(idx, self) {
+                    // SAFETY: see `local_pool`.
+                    let lp = unsafe { lp.as_ref() };
+                    // SAFETY: a short borrow of this thread's state.
+                    unsafe { &mut *lp.state.get() }.remember_redirect(key, sc);
+                }
+                return sc.take(sc_key(key));
+            }
+        }
         let local = local_pool_or_insert(idx, self).map(|lp| {
             // SAFETY: see `local_pool`.
             let lp = unsafe { lp.as_ref() };
@@ -270,24 +285,18 @@ impl FramePool {
             };
             if let Some(ptr) = ptr {
                 bump(&c.reused, 1);
-                return Frame {
-                    ptr,
-                    class: class as u8,
-                };
+                return Frame { ptr, class: class as u8 };
             }
             let ckey = shared.key(class);
             let ptr = fresh_alloc(ckey);
             bump(&c.fresh, 1);
             bump(&c.bytes_in, ckey.size() as u64);
             shared.observe_peak();
-            Frame {
-                ptr,
-                class: class as u8,
-            }
+            Frame { ptr, class: class as u8 }
         });
         match local {
-            Some(frame) => frame,
-            None => shared.take_orphan(key, class),
+            Some(frame) => (self, frame),
+            None => (self, shared.take_orphan(key, class)),
         }
     }
 
@@ -442,11 +451,7 @@ impl Shared {
         if !key.poolable() {
             return None;
         }
-        if let Some(i) = self
-            .classes
-            .iter()
-            .position(|k| k.load(Relaxed) == key.bits())
-        {
+        if let Some(i) = self.classes.iter().position(|k| k.load(Relaxed) == key.bits()) {
             return Some(i);
         }
         let _reg = lock(&self.registry);
@@ -498,12 +503,7 @@ impl Shared {
         let t = Self::totals(&reg);
         reg.peak = reg.peak.max(t.live());
         let mut s = PoolStats::empty(name);
-        for k in self
-            .classes
-            .iter()
-            .map(|k| k.load(Relaxed))
-            .filter(|&b| b != ClassKey::EMPTY)
-        {
+        for k in self.classes.iter().map(|k| k.load(Relaxed)).filter(|&b| b != ClassKey::EMPTY) {
             let k = ClassKey::from_bits(k);
             s.frame_size = s.frame_size.max(k.size());
             s.frame_align = s.frame_align.max(k.align());
@@ -529,10 +529,7 @@ impl Shared {
     /// by another thread-local's destructor). Slow and rare: counted under
     /// the registry lock.
     fn take_orphan(&self, key: ClassKey, class: Option<usize>) -> Frame {
-        let mut t = Totals {
-            allocations: 1,
-            ..Totals::default()
-        };
+        let mut t = Totals { allocations: 1, ..Totals::default() };
         let frame = match class {
             None => {
                 t.heap_fallbacks = 1;
@@ -561,10 +558,7 @@ impl Shared {
                         fresh_alloc(ckey)
                     }
                 };
-                Frame {
-                    ptr,
-                    class: class as u8,
-                }
+                Frame { ptr, class: class as u8 }
             }
         };
         lock(&self.registry).retired.add(&t);
@@ -576,10 +570,7 @@ impl Shared {
     /// # Safety
     /// As [`FramePool::give_back`].
     unsafe fn give_back_orphan(&self, frame: Frame, key: ClassKey, max_idle: usize) {
-        let mut t = Totals {
-            frees: 1,
-            ..Totals::default()
-        };
+        let mut t = Totals { frees: 1, ..Totals::default() };
         if frame.class == HEAP {
             t.heap_frees = 1;
             t.bytes_out = key.size() as u64;
@@ -622,10 +613,7 @@ fn fresh_alloc(key: ClassKey) -> NonNull<u8> {
 }
 
 fn heap_alloc(key: ClassKey) -> Frame {
-    Frame {
-        ptr: fresh_alloc(key),
-        class: HEAP,
-    }
+    Frame { ptr: fresh_alloc(key), class: HEAP }
 }
 
 /// One thread's caches for one pool.
@@ -645,16 +633,25 @@ struct LocalPool {
 struct LocalState {
     /// Keys this thread asked for, and the class serving each.
     seen: [(u64, u8); SEEN],
+    /// Keys this pool has no class for, and the size-class pool serving each.
+    redirects: [(u64, Option<&'static FramePool>); SEEN],
     mags: [Magazines; CLASSES],
 }
 
 impl LocalState {
     #[inline(always)]
     fn lookup(&self, key: ClassKey) -> Option<usize> {
-        self.seen
-            .iter()
-            .find(|(k, _)| *k == key.bits())
-            .map(|&(_, c)| c as usize)
+        self.seen.iter().find(|(k, _)| *k == key.bits()).map(|&(_, c)| c as usize)
+    }
+
+    fn redirect(&self, key: ClassKey) -> Option<&'static FramePool> {
+        self.redirects.iter().find(|(k, _)| *k == key.bits()).and_then(|&(_, p)| p)
+    }
+
+    fn remember_redirect(&mut self, key: ClassKey, pool: &'static FramePool) {
+        if let Some(slot) = self.redirects.iter_mut().find(|(k, _)| *k == ClassKey::EMPTY) {
+            *slot = (key.bits(), Some(pool));
+        }
     }
 
     fn remember(&mut self, key: ClassKey, class: usize) {
@@ -673,6 +670,7 @@ impl LocalPool {
             counters: Counters::default(),
             state: UnsafeCell::new(LocalState {
                 seen: [(ClassKey::EMPTY, 0); SEEN],
+                redirects: [(ClassKey::EMPTY, None); SEEN],
                 mags: core::array::from_fn(|_| Magazines::new(cap)),
             }),
         });
@@ -829,6 +827,43 @@ impl Drop for Owner {
             }
         }
     }
+}
+
+/// Shared pools, one per power-of-two size from 64 B to [`MAX_POOLED_SIZE`],
+/// for the layouts of a pool whose own classes are all taken (a generic fn
+/// with many instantiations). They show in [`report`] as
+/// `flowcoro::size_class::N`.
+static SIZE_CLASSES: [FramePool; 15] = [
+    FramePool::new("flowcoro::size_class::64"),
+    FramePool::new("flowcoro::size_class::128"),
+    FramePool::new("flowcoro::size_class::256"),
+    FramePool::new("flowcoro::size_class::512"),
+    FramePool::new("flowcoro::size_class::1K"),
+    FramePool::new("flowcoro::size_class::2K"),
+    FramePool::new("flowcoro::size_class::4K"),
+    FramePool::new("flowcoro::size_class::8K"),
+    FramePool::new("flowcoro::size_class::16K"),
+    FramePool::new("flowcoro::size_class::32K"),
+    FramePool::new("flowcoro::size_class::64K"),
+    FramePool::new("flowcoro::size_class::128K"),
+    FramePool::new("flowcoro::size_class::256K"),
+    FramePool::new("flowcoro::size_class::512K"),
+    FramePool::new("flowcoro::size_class::1M"),
+];
+const _: () = assert!(64 << (SIZE_CLASSES.len() - 1) == MAX_POOLED_SIZE);
+
+/// The size-class key for `key`: its size rounded up to a power of two.
+fn sc_key(key: ClassKey) -> ClassKey {
+    let size = key.size().next_power_of_two().max(64);
+    let layout = core::alloc::Layout::from_size_align(size, key.align())
+        .expect("a power-of-two size of a valid layout is valid");
+    ClassKey::of(layout)
+}
+
+/// The size-class pool that serves `key`, if any.
+fn size_class_pool(key: ClassKey) -> Option<&'static FramePool> {
+    let size = sc_key(key).size();
+    SIZE_CLASSES.get(size.trailing_zeros().checked_sub(6)? as usize)
 }
 
 /// Every pool used so far, sorted by name.

@@ -50,12 +50,7 @@ impl<F: Future> Pooled<F> {
     /// `frame` must hold a valid `F` owned by no one else, in memory taken
     /// from `pool` for `F`'s class key and served by `class`.
     pub(crate) unsafe fn from_raw(frame: NonNull<F>, pool: &'static FramePool, class: u8) -> Self {
-        Pooled {
-            frame: Some(frame),
-            pool,
-            class,
-            _owns: PhantomData,
-        }
+        Pooled { frame: Some(frame), pool, class, _owns: PhantomData }
     }
 
     /// Whether the future has completed (and its frame gone back to the pool).
@@ -90,14 +85,8 @@ unsafe fn destroy<F: Future>(pool: &'static FramePool, frame: NonNull<F>, class:
             unsafe { self.pool.give_back(self.frame, self.key) };
         }
     }
-    let _give_back = GiveBack {
-        pool,
-        frame: Frame {
-            ptr: frame.cast(),
-            class,
-        },
-        key: KeyOf::<F>::KEY,
-    };
+    let _give_back =
+        GiveBack { pool, frame: Frame { ptr: frame.cast(), class }, key: KeyOf::<F>::KEY };
     // SAFETY: the caller hands us the only reference to a valid `F`.
     unsafe { ptr::drop_in_place(frame.as_ptr()) };
 }

@@ -162,11 +162,7 @@ impl PoolStats {
     /// Share of allocations served from a cached frame, in `0.0..=1.0`
     /// (`0.0` before the first allocation).
     pub fn hit_ratio(&self) -> f64 {
-        if self.allocations == 0 {
-            0.0
-        } else {
-            self.reused as f64 / self.allocations as f64
-        }
+        if self.allocations == 0 { 0.0 } else { self.reused as f64 / self.allocations as f64 }
     }
 }
 
@@ -187,22 +183,12 @@ fn human_bytes(b: u64) -> String {
         v /= 1024.0;
         u += 1;
     }
-    if u == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
+    if u == 0 { format!("{b} B") } else { format!("{v:.1} {}", UNITS[u]) }
 }
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name_w = self
-            .pools
-            .iter()
-            .map(|p| p.name.len())
-            .max()
-            .unwrap_or(0)
-            .max(4);
+        let name_w = self.pools.iter().map(|p| p.name.len()).max().unwrap_or(0).max(4);
         writeln!(
             f,
             "{:<name_w$}  {:>8}  {:>12}  {:>7}  {:>8}  {:>8}  {:>8}  {:>10}",
@@ -265,9 +251,7 @@ mod tests {
         a.allocations = 100;
         a.reused = 99;
         a.frame_size = 2048;
-        let r = Report {
-            pools: vec![a, PoolStats::empty("app::parse")],
-        };
+        let r = Report { pools: vec![a, PoolStats::empty("app::parse")] };
         let s = r.to_string();
         assert!(s.starts_with("pool"));
         assert!(s.contains("app::fetch"));

@@ -31,8 +31,5 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// a plain `add` to a cache line the thread owns.
 #[inline(always)]
 pub fn bump(counter: &AtomicU64, n: u64) {
-    counter.store(
-        counter.load(Ordering::Relaxed).wrapping_add(n),
-        Ordering::Relaxed,
-    );
+    counter.store(counter.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
 }

@@ -108,17 +108,11 @@ fn a_generic_fn_pools_all_its_layouts_without_heap_fallback() {
     }
     let expected = 8 + 100 + 1000 + 5000 + 20000;
     assert_eq!(round(), expected);
-    let warm = flowcoro_rt::pools()
-        .into_iter()
-        .find(|p| p.name == "layouts::generic")
-        .unwrap();
+    let warm = flowcoro_rt::pools().into_iter().find(|p| p.name == "layouts::generic").unwrap();
     for _ in 0..common::scaled(100) {
         assert_eq!(round(), expected);
     }
-    let s = flowcoro_rt::pools()
-        .into_iter()
-        .find(|p| p.name == "layouts::generic")
-        .unwrap();
+    let s = flowcoro_rt::pools().into_iter().find(|p| p.name == "layouts::generic").unwrap();
     assert_eq!(s.heap_fallbacks, 0);
     // Steady state: no new memory after the first round.
     assert_eq!(s.fresh, warm.fresh);
@@ -128,7 +122,7 @@ fn a_generic_fn_pools_all_its_layouts_without_heap_fallback() {
 }
 
 #[test]
-fn layouts_beyond_the_classes_share_or_fall_back() {
+fn layouts_beyond_the_classes_share_a_class_or_a_size_class_pool() {
     static POOL: FramePool = FramePool::new("layouts::many");
     fn f<const N: usize>() -> u64 {
         block_on(sized::<N>(&POOL, 1))
@@ -146,17 +140,20 @@ fn layouts_beyond_the_classes_share_or_fall_back() {
     // ... a ninth layout that fits a class at most twice its size shares it ...
     assert_eq!(f::<750>(), expect::<750>(1));
     let s = POOL.stats();
-    assert_eq!(s.heap_fallbacks, 0);
-    // ... and one that fits none is allocated alone, then freed.
-    assert_eq!(f::<4000>(), expect::<4000>(1));
-    assert_eq!(f::<4000>(), expect::<4000>(1));
+    assert_eq!((s.allocations, s.fresh, s.heap_fallbacks), (9, 8, 0));
+    // ... and one that fits none goes to the shared size-class pool of its
+    // power of two, where it is reused like any frame.
+    let sc = |name: &str| flowcoro_rt::pools().into_iter().find(|p| p.name == name);
+    let before = sc("flowcoro::size_class::4K").map_or(0, |p| p.allocations);
+    for _ in 0..3 {
+        assert_eq!(f::<4000>(), expect::<4000>(1));
+    }
     let s = POOL.stats();
-    assert_eq!((s.heap_fallbacks, s.live), (2, 0));
-    assert!(s.frame_size >= 4000);
-    // Heap fallbacks are gone with their frames: what is left is cached.
-    assert!(s.idle > 0 && s.reserved_bytes > 0);
-    let trimmed = POOL.trim();
-    assert!(trimmed > 0);
+    assert_eq!((s.allocations, s.heap_fallbacks, s.live), (9, 0, 0));
+    let sc4k = sc("flowcoro::size_class::4K").expect("size-class pool used");
+    assert_eq!(sc4k.allocations - before, 3);
+    assert!(sc4k.frame_size == 4096 && sc4k.live == 0);
+    assert!(POOL.trim() > 0);
     assert_eq!(POOL.stats().reserved_bytes, 0);
 }
 
@@ -183,8 +180,5 @@ fn frames_over_the_pooling_limit_are_never_cached() {
         .unwrap();
     assert_eq!(out, 15);
     let s = POOL.stats();
-    assert_eq!(
-        (s.heap_fallbacks, s.idle, s.reserved_bytes, s.live),
-        (1, 0, 0, 0)
-    );
+    assert_eq!((s.heap_fallbacks, s.idle, s.reserved_bytes, s.live), (1, 0, 0, 0));
 }

@@ -180,10 +180,7 @@ fn peak_and_live_count_concurrent_frames() {
     let n = common::scaled(200);
     let handles: Vec<Pooled<_>> = (0..n).map(|i| POOL.alloc(async move { i })).collect();
     let s = POOL.stats();
-    assert_eq!(
-        (s.live, s.peak_live, s.fresh),
-        (n as u64, n as u64, n as u64)
-    );
+    assert_eq!((s.live, s.peak_live, s.fresh), (n as u64, n as u64, n as u64));
     let total: usize = handles.into_iter().map(block_on).sum();
     assert_eq!(total, n * (n - 1) / 2);
     let s = POOL.stats();
@@ -199,10 +196,7 @@ fn max_idle_zero_frees_every_frame() {
         block_on(POOL.alloc(async { 3 }));
     }
     let s = POOL.stats();
-    assert_eq!(
-        (s.allocations, s.fresh, s.reused, s.idle, s.reserved_bytes),
-        (10, 10, 0, 0, 0)
-    );
+    assert_eq!((s.allocations, s.fresh, s.reused, s.idle, s.reserved_bytes), (10, 10, 0, 0, 0));
 }
 
 #[test]
@@ -211,10 +205,7 @@ fn handle_is_small_and_debug_names_the_pool() {
     let fut = POOL.alloc(async { [0u8; 4096] });
     assert_eq!(size_of_val(&fut), 3 * size_of::<usize>());
     let dbg = format!("{fut:?}");
-    assert!(
-        dbg.contains("lifecycle::debug") && dbg.contains("terminated: false"),
-        "{dbg}"
-    );
+    assert!(dbg.contains("lifecycle::debug") && dbg.contains("terminated: false"), "{dbg}");
     assert!(format!("{POOL:?}").contains("lifecycle::debug"));
     drop(fut);
 }

@@ -41,9 +41,6 @@ fn a_non_send_future_lives_and_dies_on_its_thread() {
     assert_eq!(Rc::strong_count(&rc), 2);
     let mut f = f;
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    assert_eq!(
-        std::pin::Pin::new(&mut f).poll(&mut cx),
-        std::task::Poll::Ready(6)
-    );
+    assert_eq!(std::pin::Pin::new(&mut f).poll(&mut cx), std::task::Poll::Ready(6));
     assert_eq!(Rc::strong_count(&rc), 1);
 }

@@ -46,10 +46,7 @@ fn frames_allocated_here_complete_and_drop_there() {
     }
     drop(tx);
     let (sum, dropped) = consumer.join().unwrap();
-    let expected: u64 = (0..n)
-        .filter(|i| i % 3 != 0)
-        .map(|i| i + (i as u8) as u64)
-        .sum();
+    let expected: u64 = (0..n).filter(|i| i % 3 != 0).map(|i| i + (i as u8) as u64).sum();
     assert_eq!(sum, expected);
     assert_eq!(dropped, n.div_ceil(3));
     let s = POOL.stats();
@@ -67,10 +64,7 @@ fn short_lived_threads_leak_nothing_and_stay_bounded() {
         thread::spawn(move || {
             let futs: Vec<_> = (0..per).map(|i| job(&POOL, (r * per + i) as u64)).collect();
             for (i, f) in futs.into_iter().enumerate() {
-                assert_eq!(
-                    block_on(f),
-                    (r * per + i) as u64 + ((r * per + i) as u8) as u64
-                );
+                assert_eq!(block_on(f), (r * per + i) as u64 + ((r * per + i) as u8) as u64);
             }
         })
         .join()
@@ -107,9 +101,8 @@ fn idle_stays_bounded_with_many_threads_at_once() {
         .map(|t| {
             thread::spawn(move || {
                 for round in 0..3 {
-                    let futs: Vec<_> = (0..per)
-                        .map(|i| job(&POOL, (t * per + i + round) as u64))
-                        .collect();
+                    let futs: Vec<_> =
+                        (0..per).map(|i| job(&POOL, (t * per + i + round) as u64)).collect();
                     drop(futs);
                 }
                 // While this thread lives, its own cache is bounded too.
@@ -140,10 +133,7 @@ fn producer_consumer_exchanges_through_the_depot() {
     }
     drop(tx);
     let sum = consumer.join().unwrap();
-    assert_eq!(
-        sum,
-        (0..n as u64).map(|i| i + (i as u8) as u64).sum::<u64>()
-    );
+    assert_eq!(sum, (0..n as u64).map(|i| i + (i as u8) as u64).sum::<u64>());
     let s = POOL.stats();
     assert_eq!(s.live, 0);
     assert!(s.fresh <= (8 * MAGAZINE) as u64 || cfg!(miri), "{s:?}");
@@ -155,11 +145,7 @@ fn stats_are_exact_after_threads_join() {
     let per = scaled(1000);
     let hs: Vec<_> = (0..3)
         .map(|_| {
-            thread::spawn(move || {
-                (0..per as u64)
-                    .map(|i| block_on(job(&POOL, i)))
-                    .sum::<u64>()
-            })
+            thread::spawn(move || (0..per as u64).map(|i| block_on(job(&POOL, i))).sum::<u64>())
         })
         .collect();
     let sums: Vec<u64> = hs.into_iter().map(|h| h.join().unwrap()).collect();

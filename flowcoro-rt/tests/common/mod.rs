@@ -45,9 +45,5 @@ pub(crate) fn yield_once() -> YieldOnce {
 
 /// Iteration counts shrink under Miri, which runs code thousands of times slower.
 pub(crate) const fn scaled(n: usize) -> usize {
-    if cfg!(miri) {
-        if n / 50 > 4 { n / 50 } else { 4 }
-    } else {
-        n
-    }
+    if cfg!(miri) { if n / 50 > 4 { n / 50 } else { 4 } } else { n }
 }
