@@ -19,14 +19,11 @@ use flowcoro::FramePool;
 use mimalloc::MiMalloc;
 
 /// A leaf future holding `N` bytes across an await.
-#[inline(always)]
-fn leaf<const N: usize>(seed: u8) -> impl Future<Output = u8> + Send {
-    async move {
-        let mut buf = [seed; N];
-        std::future::ready(()).await;
-        buf[N / 2] = black_box(buf[0]);
-        buf[N - 1]
-    }
+async fn leaf<const N: usize>(seed: u8) -> u8 {
+    let mut buf = [seed; N];
+    std::future::ready(()).await;
+    buf[N / 2] = black_box(buf[0]);
+    buf[N - 1]
 }
 
 /// `Box::pin`, but with mimalloc as the allocator: the baseline a

@@ -1,8 +1,82 @@
 //! flowcoro puts the state machine of each `async fn` call in a typed,
 //! per-function frame pool instead of a fresh heap allocation.
+//!
+//! ```
+//! use flowcoro::pooled;
+//!
+//! #[pooled]
+//! async fn lookup(id: usize, table: &[u32]) -> Option<u32> {
+//!     table.get(id).copied()
+//! }
+//!
+//! let table = [10, 20, 30];
+//! let found = futures::executor::block_on(lookup(1, &table));
+//! assert_eq!(found, Some(20));
+//!
+//! // Each `#[pooled]` function has its own pool, named after it.
+//! let stats = flowcoro::pools().into_iter().find(|s| s.name.ends_with("::lookup")).unwrap();
+//! assert_eq!((stats.allocations, stats.live), (1, 0));
+//! ```
+//!
+//! # The `#[pooled]` attribute
+//!
+//! [`#[pooled]`](pooled) goes on an `async fn` (free, inherent method or
+//! trait-impl method) and turns it into a plain `fn` returning
+//! [`Pooled<impl Future<Output = T>>`](Pooled): the caller awaits, spawns or
+//! stores it as before, but the state machine lives in a frame of the
+//! function's own [`FramePool`], taken from a per-thread cache and given back
+//! when the future completes or is dropped. Its behaviour is the `async
+//! fn`'s: same laziness, same drop order of arguments, `Send` exactly when
+//! the `async fn`'s future would be, in crates of any edition. Options:
+//! `name = "label"`, `max_idle = N`, `crate = "path"`.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+/// # Example
+///
+/// Methods, trait impls and recursion (no `Box::pin` needed: the handle is a
+/// pointer):
+///
+/// ```
+/// use flowcoro::pooled;
+///
+/// trait Shape {
+///     async fn area(&self) -> f64;
+/// }
+///
+/// struct Square(f64);
+///
+/// impl Shape for Square {
+///     #[pooled]
+///     async fn area(&self) -> f64 {
+///         self.0 * self.0
+///     }
+/// }
+///
+/// struct Tree(Vec<Tree>);
+///
+/// impl Tree {
+///     #[pooled(name = "tree size", max_idle = 64)]
+///     async fn size(&self) -> usize {
+///         let mut n = 1;
+///         for child in &self.0 {
+///             n += child.size().await;
+///         }
+///         n
+///     }
+/// }
+///
+/// # fn spawn<F: Future + Send + 'static>(f: F) -> F::Output { futures::executor::block_on(f) }
+/// let tree = Tree(vec![Tree(vec![]), Tree(vec![Tree(vec![])])]);
+/// assert_eq!(futures::executor::block_on(tree.size()), 4);
+///
+/// // The future is `Send` because the `async fn`'s would be.
+/// let area = spawn(async { Square(3.0).area().await });
+/// assert_eq!(area, 9.0);
+///
+/// let stats = flowcoro::pools().into_iter().find(|s| s.name == "tree size").unwrap();
+/// assert_eq!((stats.allocations, stats.live), (4, 0));
+/// ```
 pub use flowcoro_macros::pooled;
 pub use flowcoro_rt::{
     DEFAULT_MAX_IDLE, FramePool, MAGAZINE, PoolStats, Pooled, Report, pools, report, trim_all,

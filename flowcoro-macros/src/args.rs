@@ -1,0 +1,205 @@
+//! Parsing of the attribute's arguments: `#[pooled(key = value, ...)]`.
+//!
+//! Each option is checked on its own, so one bad option does not hide the
+//! others: the result is the [`Config`] built from the valid ones plus one
+//! error per invalid one, and the function is still emitted with it.
+
+use proc_macro2::{TokenStream, TokenTree};
+use quote::ToTokens;
+use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream};
+use syn::{Ident, LitInt, LitStr, Path, Token};
+
+/// The valid keys, as error messages list them.
+const KEYS: &str = "`crate`, `name`, `max_idle`";
+
+/// What the options ask for; `None` keeps the default.
+#[derive(Default)]
+pub(crate) struct Config {
+    /// `crate = "path"`: where the facade lives (default `::flowcoro`).
+    pub(crate) krate: Option<Path>,
+    /// `name = "label"`: the pool's name (default `module::path::fn`).
+    pub(crate) name: Option<LitStr>,
+    /// `max_idle = N`: frames the pool keeps cached.
+    pub(crate) max_idle: Option<LitInt>,
+}
+
+/// The parsed arguments: the valid options and the errors of the others.
+#[derive(Default)]
+pub(crate) struct Options {
+    pub(crate) config: Config,
+    pub(crate) error: Option<syn::Error>,
+    /// Known keys seen so far, whatever their value, to report duplicates.
+    seen: Vec<String>,
+}
+
+impl Parse for Options {
+    // Input:  crate = "path", name = "label", max_idle = 64
+    // Output: Options { config: Config { krate, name, max_idle }, error }
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let mut options = Options::default();
+        while !input.is_empty() {
+            let key = input.call(Ident::parse_any).map_err(|err| {
+                syn::Error::new(err.span(), format!("expected a `#[pooled]` option: one of {KEYS}"))
+            })?;
+            let value = if input.peek(Token![=]) {
+                let eq: Token![=] = input.parse()?;
+                Some((eq, value_tokens(input)?))
+            } else {
+                None
+            };
+            options.apply(key, value);
+            if input.is_empty() {
+                break;
+            }
+            input.parse::<Token![,]>()?;
+        }
+        Ok(options)
+    }
+}
+
+impl Options {
+    /// Records one `key = value`, or the error it makes.
+    fn apply(&mut self, key: Ident, value: Option<(Token![=], TokenStream)>) {
+        let name = key.unraw().to_string();
+        if !matches!(name.as_str(), "crate" | "name" | "max_idle") {
+            let message = format!("unknown `#[pooled]` option `{name}`; expected one of {KEYS}");
+            return self.fail(syn::Error::new(key.span(), message));
+        }
+        if self.seen.contains(&name) {
+            let message = format!("duplicate `#[pooled]` option `{name}`");
+            return self.fail(syn::Error::new(key.span(), message));
+        }
+        self.seen.push(name.clone());
+        let example = match name.as_str() {
+            "crate" => "crate = \"path::to::flowcoro\"",
+            "name" => "name = \"label\"",
+            _ => "max_idle = 64",
+        };
+        let value = match value {
+            Some((eq, tokens)) if tokens.is_empty() => {
+                let message = format!("`#[pooled]` option `{name}` needs a value: `{example}`");
+                return self.fail(syn::Error::new_spanned(eq, message));
+            }
+            Some((_, tokens)) => tokens,
+            None => {
+                let message = format!("`#[pooled]` option `{name}` needs a value: `{example}`");
+                return self.fail(syn::Error::new(key.span(), message));
+            }
+        };
+        let result = match name.as_str() {
+            "crate" => parse_crate(value, example).map(|path| self.config.krate = Some(path)),
+            "name" => parse_name(value, example).map(|lit| self.config.name = Some(lit)),
+            _ => parse_max_idle(value, example).map(|lit| self.config.max_idle = Some(lit)),
+        };
+        if let Err(err) = result {
+            self.fail(err);
+        }
+    }
+
+    fn fail(&mut self, err: syn::Error) {
+        match &mut self.error {
+            Some(first) => first.combine(err),
+            None => self.error = Some(err),
+        }
+    }
+}
+
+/// The tokens of one option's value: everything up to the next top-level comma.
+fn value_tokens(input: ParseStream<'_>) -> syn::Result<TokenStream> {
+    let mut tokens = TokenStream::new();
+    while !input.is_empty() && !input.peek(Token![,]) {
+        tokens.extend([input.parse::<TokenTree>()?]);
+    }
+    Ok(tokens)
+}
+
+/// A string literal, or an error on `value` that shows the expected form.
+fn string(value: TokenStream, example: &str) -> syn::Result<LitStr> {
+    syn::parse2::<LitStr>(value.clone()).map_err(|_| {
+        let message = format!("expected a string literal: `{example}`");
+        syn::Error::new_spanned(value, message)
+    })
+}
+
+/// `crate = "path"`: the path must name a module, e.g. `::flowcoro` or
+/// `crate::reexports::flowcoro`. Its tokens carry the literal's span, so an
+/// unresolved path is reported on the string.
+fn parse_crate(value: TokenStream, example: &str) -> syn::Result<Path> {
+    let lit = string(value, example)?;
+    lit.parse_with(Path::parse_mod_style).map_err(|_| {
+        let message =
+            format!("`#[pooled]` option `crate` must be a path to the flowcoro crate: `{example}`");
+        syn::Error::new(lit.span(), message)
+    })
+}
+
+fn parse_name(value: TokenStream, example: &str) -> syn::Result<LitStr> {
+    let lit = string(value, example)?;
+    if lit.value().is_empty() {
+        let message = format!("`#[pooled]` option `name` must not be empty: `{example}`");
+        return Err(syn::Error::new(lit.span(), message));
+    }
+    Ok(lit)
+}
+
+/// `max_idle = N`: an integer that fits a `usize`, re-emitted unsuffixed.
+fn parse_max_idle(value: TokenStream, example: &str) -> syn::Result<LitInt> {
+    let not_a_count = |tokens: &dyn ToTokens| {
+        let message =
+            format!("`#[pooled]` option `max_idle` must be a `usize` literal: `{example}`");
+        syn::Error::new_spanned(tokens, message)
+    };
+    let lit = syn::parse2::<LitInt>(value.clone()).map_err(|_| not_a_count(&value))?;
+    if !matches!(lit.suffix(), "" | "usize") {
+        return Err(not_a_count(&lit));
+    }
+    let count: usize = lit.base10_parse().map_err(|_| not_a_count(&lit))?;
+    Ok(LitInt::new(&count.to_string(), lit.span()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Options;
+
+    fn parse(args: &str) -> Options {
+        syn::parse_str(args).expect("the option list parses")
+    }
+
+    fn errors(options: &Options) -> Vec<String> {
+        options.error.iter().flat_map(|e| e.clone().into_iter().map(|e| e.to_string())).collect()
+    }
+
+    #[test]
+    fn valid_options() {
+        let options = parse(r#"crate = "::re::flowcoro", name = "label", max_idle = 8usize,"#);
+        assert!(options.error.is_none());
+        let config = options.config;
+        assert_eq!(config.krate.expect("crate").segments.len(), 2);
+        assert_eq!(config.name.expect("name").value(), "label");
+        assert_eq!(config.max_idle.expect("max_idle").to_string(), "8");
+        assert!(parse("").config.name.is_none());
+    }
+
+    #[test]
+    fn each_bad_option_is_reported_and_the_rest_kept() {
+        let options = parse(r#"name = "a", size = 1, name = "b", max_idle = -1, crate = x"#);
+        assert_eq!(options.config.name.as_ref().expect("first name kept").value(), "a");
+        assert_eq!(
+            errors(&options),
+            [
+                "unknown `#[pooled]` option `size`; expected one of `crate`, `name`, `max_idle`",
+                "duplicate `#[pooled]` option `name`",
+                "`#[pooled]` option `max_idle` must be a `usize` literal: `max_idle = 64`",
+                "expected a string literal: `crate = \"path::to::flowcoro\"`",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_broken_list_fails_whole() {
+        assert!(syn::parse_str::<Options>(r#""x""#).is_err());
+        assert!(syn::parse_str::<Options>(r#"name = "a"; max_idle = 2"#).is_ok());
+        assert!(syn::parse_str::<Options>(r#"name = "a" max_idle"#).is_ok());
+    }
+}
