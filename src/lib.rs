@@ -79,7 +79,8 @@
 /// ```
 pub use flowcoro_macros::pooled;
 pub use flowcoro_rt::{
-    DEFAULT_MAX_IDLE, FramePool, MAGAZINE, PoolStats, Pooled, Report, pools, report, trim_all,
+    DEFAULT_MAX_IDLE, FramePool, LocalPooledDyn, MAGAZINE, PoolStats, Pooled, PooledDyn, Report,
+    pools, report, trim_all,
 };
 
 /// What `#[pooled]` expansions name. Not public API.

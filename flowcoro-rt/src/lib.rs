@@ -51,7 +51,7 @@ mod stats;
 mod sync;
 
 pub use pool::{DEFAULT_MAX_IDLE, FramePool, MAGAZINE, pools, report, trim_all};
-pub use pooled::Pooled;
+pub use pooled::{LocalPooledDyn, Pooled, PooledDyn};
 pub use stats::{PoolStats, Report};
 
 /// Internals exposed to the loom models only.

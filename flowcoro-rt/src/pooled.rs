@@ -71,7 +71,7 @@ impl<F: Future> Pooled<F> {
 /// `frame` must hold a valid `F`, taken from `pool` with `class`, that no one
 /// uses again.
 #[inline(always)]
-unsafe fn destroy<F: Future>(pool: &'static FramePool, frame: NonNull<F>, class: u8) {
+pub(crate) unsafe fn destroy<F: Future>(pool: &'static FramePool, frame: NonNull<F>, class: u8) {
     struct GiveBack {
         pool: &'static FramePool,
         frame: Frame,
@@ -130,6 +130,216 @@ impl<F: Future> fmt::Debug for Pooled<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pooled")
             .field("pool", &self.pool.name())
+            .field("terminated", &self.is_terminated())
+            .finish()
+    }
+}
+
+impl<F: Future> Pooled<F> {
+    /// Takes the frame out of the handle without dropping it.
+    fn into_raw_parts(self) -> (Option<NonNull<F>>, &'static FramePool, u8) {
+        let this = core::mem::ManuallyDrop::new(self);
+        (this.frame, this.pool, this.class)
+    }
+
+    /// Erases the future's type: a [`PooledDyn`] can sit in one `Vec` beside
+    /// handles of other futures with the same output. No allocation: the
+    /// frame stays where it is.
+    pub fn into_dyn<'a>(self) -> PooledDyn<'a, F::Output>
+    where
+        F: Send + 'a,
+    {
+        PooledDyn { raw: RawDyn::new(self), _marker: PhantomData }
+    }
+
+    /// [`into_dyn`](Pooled::into_dyn) for a future that is not `Send`.
+    pub fn into_local_dyn<'a>(self) -> LocalPooledDyn<'a, F::Output>
+    where
+        F: 'a,
+    {
+        LocalPooledDyn { raw: RawDyn::new(self), _marker: PhantomData }
+    }
+}
+
+/// What a type-erased handle needs to know of its future.
+struct Vtable {
+    /// Polls the `F` in the frame; on `Ready`, writes the output to `out` and
+    /// returns `true`.
+    poll: unsafe fn(NonNull<()>, &mut Context<'_>, *mut ()) -> bool,
+    /// [`destroy`] for the `F` in the frame.
+    destroy: unsafe fn(&'static FramePool, NonNull<()>, u8),
+}
+
+struct VtableOf<F>(PhantomData<F>);
+
+impl<F: Future> VtableOf<F> {
+    const VTABLE: Vtable = Vtable { poll: poll_erased::<F>, destroy: destroy_erased::<F> };
+}
+
+/// # Safety
+/// `frame` holds a valid, pinned `F` that only the caller reaches; `out` is
+/// valid for a write of `F::Output`.
+unsafe fn poll_erased<F: Future>(frame: NonNull<()>, cx: &mut Context<'_>, out: *mut ()) -> bool {
+    // SAFETY: the caller's contract: a valid `F` that never moves.
+    let fut = unsafe { Pin::new_unchecked(&mut *frame.cast::<F>().as_ptr()) };
+    match fut.poll(cx) {
+        Poll::Ready(v) => {
+            // SAFETY: the caller gives us room for an `F::Output`.
+            unsafe { out.cast::<F::Output>().write(v) };
+            true
+        }
+        Poll::Pending => false,
+    }
+}
+
+/// # Safety
+/// As [`destroy`].
+unsafe fn destroy_erased<F: Future>(pool: &'static FramePool, frame: NonNull<()>, class: u8) {
+    // SAFETY: forwarded from the caller.
+    unsafe { destroy::<F>(pool, frame.cast(), class) }
+}
+
+/// The type-erased core of [`PooledDyn`] and [`LocalPooledDyn`].
+struct RawDyn<T> {
+    frame: Option<NonNull<()>>,
+    pool: &'static FramePool,
+    class: u8,
+    vtable: &'static Vtable,
+    _output: PhantomData<fn() -> T>,
+}
+
+impl<T> RawDyn<T> {
+    fn new<F: Future<Output = T>>(handle: Pooled<F>) -> Self {
+        let (frame, pool, class) = handle.into_raw_parts();
+        RawDyn {
+            frame: frame.map(NonNull::cast),
+            pool,
+            class,
+            vtable: &VtableOf::<F>::VTABLE,
+            _output: PhantomData,
+        }
+    }
+
+    #[inline]
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<T> {
+        let Some(frame) = self.frame else {
+            panic!("`PooledDyn` future polled after completion");
+        };
+        let mut out = core::mem::MaybeUninit::<T>::uninit();
+        // SAFETY: the frame holds the future the vtable was made for; only
+        // this handle reaches it and it never moves; `out` has room for its
+        // output.
+        if !unsafe { (self.vtable.poll)(frame, cx, out.as_mut_ptr().cast()) } {
+            return Poll::Pending;
+        }
+        self.frame = None;
+        // SAFETY: the future completed and no one reaches the frame again.
+        unsafe { (self.vtable.destroy)(self.pool, frame, self.class) };
+        // SAFETY: `poll` returned `true`, so it wrote the output.
+        Poll::Ready(unsafe { out.assume_init() })
+    }
+}
+
+impl<T> Drop for RawDyn<T> {
+    fn drop(&mut self) {
+        if let Some(frame) = self.frame.take() {
+            // SAFETY: the handle owned the frame; this is its last use.
+            unsafe { (self.vtable.destroy)(self.pool, frame, self.class) };
+        }
+    }
+}
+
+/// A pooled future with its type erased: `Future<Output = T> + Send + 'a`,
+/// `Unpin`, and no allocation of its own. What `#[pooled]` methods of a
+/// `dyn`-compatible trait return, and what [`Pooled::into_dyn`] makes.
+///
+/// Like `Pin<Box<dyn Future<Output = T> + Send + 'a>>`, but the state machine
+/// lives in a pool frame, and the handle is four words.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct PooledDyn<'a, T> {
+    raw: RawDyn<T>,
+    _marker: PhantomData<dyn Future<Output = T> + Send + 'a>,
+}
+
+/// [`PooledDyn`] for futures that are not `Send`: like
+/// `Pin<Box<dyn Future<Output = T> + 'a>>`.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct LocalPooledDyn<'a, T> {
+    raw: RawDyn<T>,
+    _marker: PhantomData<dyn Future<Output = T> + 'a>,
+}
+
+// SAFETY: a `PooledDyn` is only made from a `Pooled<F>` with `F: Send`
+// (`into_dyn`), so sending it sends an `F` that may be sent.
+unsafe impl<T> Send for PooledDyn<'_, T> {}
+
+// The frames are pinned where they live; the handles are pointers to them.
+impl<T> Unpin for PooledDyn<'_, T> {}
+impl<T> Unpin for LocalPooledDyn<'_, T> {}
+
+impl<T> Future for PooledDyn<'_, T> {
+    type Output = T;
+
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        self.raw.poll(cx)
+    }
+}
+
+impl<T> Future for LocalPooledDyn<'_, T> {
+    type Output = T;
+
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        self.raw.poll(cx)
+    }
+}
+
+impl<T> PooledDyn<'_, T> {
+    /// Whether the future has completed (and its frame gone back).
+    pub fn is_terminated(&self) -> bool {
+        self.raw.frame.is_none()
+    }
+}
+
+impl<T> LocalPooledDyn<'_, T> {
+    /// Whether the future has completed (and its frame gone back).
+    pub fn is_terminated(&self) -> bool {
+        self.raw.frame.is_none()
+    }
+}
+
+impl<'a, F: Future + Send + 'a> From<Pooled<F>> for PooledDyn<'a, F::Output> {
+    fn from(handle: Pooled<F>) -> Self {
+        handle.into_dyn()
+    }
+}
+
+impl<'a, F: Future + 'a> From<Pooled<F>> for LocalPooledDyn<'a, F::Output> {
+    fn from(handle: Pooled<F>) -> Self {
+        handle.into_local_dyn()
+    }
+}
+
+impl<'a, T> From<PooledDyn<'a, T>> for LocalPooledDyn<'a, T> {
+    fn from(handle: PooledDyn<'a, T>) -> Self {
+        LocalPooledDyn { raw: handle.raw, _marker: PhantomData }
+    }
+}
+
+impl<T> fmt::Debug for PooledDyn<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PooledDyn")
+            .field("pool", &self.raw.pool.name())
+            .field("terminated", &self.is_terminated())
+            .finish()
+    }
+}
+
+impl<T> fmt::Debug for LocalPooledDyn<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalPooledDyn")
+            .field("pool", &self.raw.pool.name())
             .field("terminated", &self.is_terminated())
             .finish()
     }

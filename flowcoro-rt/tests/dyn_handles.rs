@@ -1,0 +1,116 @@
+//! `PooledDyn` and `LocalPooledDyn`: type-erased handles, no allocation.
+
+mod common;
+
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::{block_on, poll_once, yield_once};
+use flowcoro_rt::{FramePool, LocalPooledDyn, Pooled, PooledDyn};
+
+static SMALL: FramePool = FramePool::new("dyn::small");
+static LARGE: FramePool = FramePool::new("dyn::large");
+
+fn small(x: u64) -> Pooled<impl Future<Output = u64> + Send> {
+    SMALL.alloc(async move {
+        yield_once().await;
+        x + 1
+    })
+}
+
+fn large(x: u64) -> Pooled<impl Future<Output = u64> + Send> {
+    LARGE.alloc_with(move || async move {
+        let buf = [x as u8; 4096];
+        yield_once().await;
+        buf.iter().map(|&b| b as u64).sum::<u64>()
+    })
+}
+
+#[test]
+fn heterogeneous_futures_in_one_vec() {
+    let mut futs: Vec<PooledDyn<'static, u64>> = Vec::new();
+    for i in 0..6 {
+        futs.push(if i % 2 == 0 { small(i).into_dyn() } else { large(i).into() });
+    }
+    for f in &mut futs {
+        assert!(poll_once(f).is_pending());
+    }
+    let out: Vec<u64> = futs.into_iter().map(block_on).collect();
+    assert_eq!(out, vec![1, 4096, 3, 3 * 4096, 5, 5 * 4096]);
+    assert_eq!(SMALL.stats().live, 0);
+    assert_eq!(LARGE.stats().live, 0);
+    assert_eq!(size_of::<PooledDyn<'static, u64>>(), 4 * size_of::<usize>());
+}
+
+#[test]
+fn erased_handles_drop_their_future_and_free_the_frame() {
+    static POOL: FramePool = FramePool::new("dyn::drop");
+    let drops = Arc::new(AtomicUsize::new(0));
+    struct Probe(Arc<AtomicUsize>);
+    impl Drop for Probe {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let p = Probe(drops.clone());
+    let mut f = POOL
+        .alloc(async move {
+            let _p = p;
+            yield_once().await;
+        })
+        .into_dyn();
+    assert!(poll_once(&mut f).is_pending());
+    assert_eq!(POOL.stats().live, 1);
+    drop(f);
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    let s = POOL.stats();
+    assert_eq!((s.live, s.idle), (0, 1));
+}
+
+#[test]
+fn erased_handles_cross_threads() {
+    let f: PooledDyn<'static, u64> = large(2).into_dyn();
+    let out = std::thread::spawn(move || block_on(f)).join().unwrap();
+    assert_eq!(out, 2 * 4096);
+}
+
+#[test]
+fn outputs_may_borrow() {
+    static POOL: FramePool = FramePool::new("dyn::borrow");
+    let text = String::from("borrowed output");
+    let s: &str = &text;
+    let f: PooledDyn<'_, &str> = POOL.alloc(async move { &s[..8] }).into_dyn();
+    assert_eq!(block_on(f), "borrowed");
+}
+
+#[test]
+fn local_handles_hold_non_send_futures() {
+    static POOL: FramePool = FramePool::new("dyn::local");
+    let rc = Rc::new(20);
+    let r = rc.clone();
+    let f: LocalPooledDyn<'_, i32> = POOL.alloc(async move { *r + 1 }).into_local_dyn();
+    assert_eq!(block_on(f), 21);
+    assert_eq!(Rc::strong_count(&rc), 1);
+    let g: LocalPooledDyn<'_, u64> = small(1).into_dyn().into();
+    assert_eq!(block_on(g), 2);
+}
+
+#[test]
+#[should_panic(expected = "polled after completion")]
+fn polling_an_erased_handle_after_completion_panics() {
+    let mut f = small(0).into_dyn();
+    let _ = block_on(&mut f);
+    let _ = poll_once(&mut f);
+}
+
+#[test]
+fn auto_traits() {
+    fn send<T: Send>() {}
+    fn unpin<T: Unpin>() {}
+    send::<PooledDyn<'static, Rc<u8>>>(); // the output is produced, not held
+    unpin::<PooledDyn<'static, u8>>();
+    unpin::<LocalPooledDyn<'static, u8>>();
+    let dbg = format!("{:?}", small(3).into_dyn());
+    assert!(dbg.contains("dyn::small"), "{dbg}");
+}
