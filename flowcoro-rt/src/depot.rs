@@ -37,6 +37,11 @@ impl Depot {
         Depot { batches: Mutex::new(Batches { head: ptr::null_mut(), frames: 0 }) }
     }
 
+    /// Frames held.
+    pub fn frames(&self) -> usize {
+        lock(&self.batches).frames
+    }
+
     /// Keeps `batch` if the depot stays within `limit` frames; otherwise
     /// gives it back for the caller to free.
     pub fn push(&self, batch: List, limit: usize) -> Result<(), List> {
@@ -78,6 +83,7 @@ impl Depot {
     }
 
     /// Takes every batch.
+    #[cfg(loom)]
     pub fn take_all(&self) -> Vec<List> {
         let mut out = Vec::new();
         while let Some(l) = self.pop() {

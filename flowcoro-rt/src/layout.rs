@@ -7,15 +7,18 @@ use crate::freelist::FreeNode;
 
 /// Smallest frame the pool hands out: a free frame holds a [`FreeNode`].
 pub(crate) const MIN_SIZE: usize = size_of::<FreeNode>();
-/// Smallest frame alignment, for the same reason.
-pub(crate) const MIN_ALIGN: usize = align_of::<FreeNode>();
+/// Smallest frame alignment: a cache line, so frames that different threads
+/// use never share one (no false sharing between neighbours).
+pub(crate) const MIN_ALIGN: usize = CACHE_LINE;
+/// The cache line size frames are placed by.
+pub(crate) const CACHE_LINE: usize = 64;
 /// Frames larger than this are never cached: each is allocated alone and
 /// counted as a heap fallback. A megabyte of idle frame is a cost nobody wants
 /// to pay by surprise.
 pub(crate) const MAX_POOLED_SIZE: usize = 1 << 20;
 
-/// The layout class of a frame: its size, rounded up to a 16-byte granule and
-/// to its alignment, and its alignment (at least that of a [`FreeNode`]).
+/// The layout class of a frame: its size, rounded up to whole cache lines and
+/// to its alignment, and its alignment (at least a cache line).
 ///
 /// Packed in a `u64` (size in the low 58 bits, log2 of the alignment in the
 /// top 6) so a lookup compares one word; `0` never names a class.
@@ -30,7 +33,7 @@ impl ClassKey {
     pub(crate) const fn of(layout: Layout) -> ClassKey {
         let align = if layout.align() > MIN_ALIGN { layout.align() } else { MIN_ALIGN };
         let mut size = if layout.size() > MIN_SIZE { layout.size() } else { MIN_SIZE };
-        let granule = if align > 16 { align } else { 16 };
+        let granule = align;
         size = match size.checked_add(granule - 1) {
             Some(s) => s & !(granule - 1),
             None => panic!("future too large for a frame"),
@@ -85,15 +88,15 @@ mod tests {
     #[test]
     fn small_and_zero_sized_frames_round_up_to_a_free_node() {
         let k = KeyOf::<()>::KEY;
-        assert_eq!(k.size(), 32);
-        assert_eq!(k.align(), 8);
+        assert_eq!(k.size(), 64);
+        assert_eq!(k.align(), 64);
         assert_eq!(KeyOf::<u8>::KEY, k);
         assert_eq!(KeyOf::<[u64; 4]>::KEY, k);
     }
 
     #[test]
     fn sizes_round_to_the_granule_and_keep_alignment() {
-        assert_eq!(KeyOf::<[u8; 33]>::KEY.size(), 48);
+        assert_eq!(KeyOf::<[u8; 65]>::KEY.size(), 128);
         assert_eq!(KeyOf::<[u8; 1024]>::KEY.size(), 1024);
         #[repr(align(128))]
         struct Wide(#[allow(dead_code)] u8);
@@ -106,5 +109,5 @@ mod tests {
 
     // Layout facts the free lists rely on.
     const _: () = assert!(MIN_SIZE <= 32 && MIN_SIZE >= 3 * size_of::<usize>());
-    const _: () = assert!(MIN_ALIGN == align_of::<usize>());
+    const _: () = assert!(MIN_ALIGN >= align_of::<FreeNode>() && MIN_ALIGN == CACHE_LINE);
 }

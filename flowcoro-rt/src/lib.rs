@@ -42,6 +42,7 @@
 // The loom build exposes internals to its models; they are not API.
 #![cfg_attr(loom, allow(missing_docs, missing_debug_implementations))]
 
+mod decay;
 mod depot;
 mod freelist;
 mod layout;
@@ -50,7 +51,8 @@ mod pooled;
 mod stats;
 mod sync;
 
-pub use pool::{DEFAULT_MAX_IDLE, FramePool, MAGAZINE, pools, report, trim_all};
+pub use decay::{DECAY_HALF_LIFE, DECAY_HOLD};
+pub use pool::{FramePool, MAGAZINE, idle_budget, pools, report, set_idle_budget, trim_all};
 pub use pooled::{LocalPooledDyn, Pooled, PooledDyn};
 pub use stats::{PoolStats, Report};
 

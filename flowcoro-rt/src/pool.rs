@@ -20,8 +20,10 @@ use core::fmt;
 use core::ptr::NonNull;
 use std::alloc::{alloc, dealloc, handle_alloc_error};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering as StdOrdering};
+use std::sync::atomic::{AtomicU64 as AtomicU64Std, AtomicUsize, Ordering as StdOrdering};
+use std::time::Instant;
 
+use crate::decay;
 use crate::depot::Depot;
 use crate::freelist::{List, Magazines};
 use crate::layout::{ClassKey, MAX_POOLED_SIZE};
@@ -40,8 +42,15 @@ const _: () = assert!(CLASSES.is_power_of_two() && CLASSES <= HEAP as usize);
 /// Frames per magazine: a thread exchanges this many with the depot at once.
 pub const MAGAZINE: usize = if cfg!(miri) { 4 } else { 32 };
 
-/// Frames a pool's depot keeps when no `max_idle` is given.
-pub const DEFAULT_MAX_IDLE: usize = if cfg!(miri) { 16 } else { 512 };
+/// `max_idle` unset: the pool tunes its idle bound itself.
+const SELF_TUNED: usize = usize::MAX;
+
+/// The cap on idle bytes across all pools (`u64::MAX`: none).
+static IDLE_BUDGET: AtomicU64Std = AtomicU64Std::new(u64::MAX);
+/// Bytes held in all pools' depots.
+static DEPOT_BYTES: AtomicU64Std = AtomicU64Std::new(0);
+/// When the last pass over every pool ran, in [`decay::millis`].
+static LAST_PASS: AtomicU64Std = AtomicU64Std::new(0);
 
 /// Keys a thread remembers per pool before it asks the shared class table.
 const SEEN: usize = 8;
@@ -83,15 +92,32 @@ pub(crate) const HEAP: u8 = u8::MAX;
 /// # Memory
 ///
 /// Frames come from the global allocator one at a time, the first time they
-/// are needed, and are cached when they come back: the depot keeps up to
-/// `max_idle` of them ([`DEFAULT_MAX_IDLE`] unless set), and each thread keeps
-/// at most two magazines per class (fewer when `max_idle` is small) on top.
-/// The rest go back to the allocator. A thread that exits hands its cached
-/// frames to the depot. [`trim`](FramePool::trim) frees what the depot and the
-/// calling thread's cache hold.
+/// are needed (or in one batch on first use, with
+/// [`with_prewarm`](FramePool::with_prewarm)), and are cached when they come
+/// back. How many the depot keeps:
+///
+/// - by default, as many as the pool's recent peak of live frames needs, so
+///   steady bursty traffic keeps being served from cache. The peak is held
+///   for [`DECAY_HOLD`](crate::DECAY_HOLD) and then halves every
+///   [`DECAY_HALF_LIFE`](crate::DECAY_HALF_LIFE): after a burst, the idle
+///   frames it left behind go back to the allocator within a few seconds,
+///   with no call to `trim`;
+/// - with [`with_max_idle`](FramePool::with_max_idle), never more than that
+///   (per layout class), and decaying the same way below it;
+/// - across all pools, never more than [`set_idle_budget`] bytes, the pools
+///   over their share giving back first.
+///
+/// Each thread keeps at most two magazines per class on top. A thread that
+/// exits hands its cached frames to the depot. [`trim`](FramePool::trim) frees
+/// what the depot and the calling thread's cache hold.
+///
+/// Decay costs the fast path nothing shared: a thread looks at the clock every
+/// few dozen reuses, through a cycle-counter filter that keeps real clock
+/// reads to about one per millisecond at most.
 pub struct FramePool {
     name: &'static str,
     max_idle: usize,
+    prewarm: usize,
     /// Position in the global registry plus one; `0` until first use.
     index: AtomicUsize,
     shared: OnceLock<Shared>,
@@ -105,6 +131,10 @@ struct Shared {
     registry: Mutex<Registry>,
     /// The largest key served outside the classes, for `frame_size`.
     largest_heap: AtomicU64,
+    /// Frames each depot may hold now: `max_idle`, or the self-tuned bound.
+    idle_limit: AtomicU64,
+    /// Bytes held in this pool's depots.
+    depot_bytes: AtomicU64,
 }
 
 #[derive(Default)]
@@ -114,6 +144,26 @@ struct Registry {
     /// What exited threads, trims and orphan frees counted.
     retired: Totals,
     peak: u64,
+    /// The remembered recent peak, and when it was seen.
+    tuned_peak: u64,
+    tuned_at: Option<Instant>,
+    last_decay: Option<Instant>,
+    prewarmed: bool,
+}
+
+impl Registry {
+    /// Takes `live` at `now` into the remembered peak; returns the peak as
+    /// it stands after decay.
+    fn remember_peak(&mut self, live: u64, now: Instant) -> u64 {
+        let remembered = self.tuned_at.map_or(0, |at| decay::decayed(self.tuned_peak, at, now));
+        if live >= remembered {
+            self.tuned_peak = live;
+            self.tuned_at = Some(now);
+            live
+        } else {
+            remembered
+        }
+    }
 }
 
 /// A frame taken from the pool: its memory and the class that serves it.
@@ -131,18 +181,29 @@ impl FramePool {
     pub const fn new(name: &'static str) -> FramePool {
         FramePool {
             name,
-            max_idle: DEFAULT_MAX_IDLE,
+            max_idle: SELF_TUNED,
+            prewarm: 0,
             index: AtomicUsize::new(0),
             shared: OnceLock::new(),
         }
     }
 
-    /// Sets how many frames the pool keeps cached when they come back; beyond
-    /// that they are freed. Each thread may cache up to
-    /// `min(2 × MAGAZINE, max_idle)` more per class.
-    /// `0` frees every frame as soon as it comes back.
+    /// Caps the frames the pool's depot keeps, per layout class, when they
+    /// come back; beyond that they are freed. Each thread may cache up to
+    /// `min(2 × MAGAZINE, max_idle)` more per class. `0` frees every frame as
+    /// soon as it comes back. Without it, the bound follows the pool's recent
+    /// peak (see [Memory](FramePool#memory)).
     pub const fn with_max_idle(mut self, max_idle: usize) -> FramePool {
         self.max_idle = max_idle;
+        self
+    }
+
+    /// Reserves `frames` frames in one batch on the pool's first use, so the
+    /// first burst of calls does not pay the allocator. They count as idle
+    /// (not as allocations), stay cached through decay as a floor of the
+    /// self-tuned bound, and are capped by `max_idle` when that is set.
+    pub const fn with_prewarm(mut self, frames: usize) -> FramePool {
+        self.prewarm = frames;
         self
     }
 
@@ -151,14 +212,33 @@ impl FramePool {
         self.name
     }
 
-    /// The cap on frames cached in the depot.
-    pub fn max_idle(&self) -> usize {
-        self.max_idle
+    /// The cap on frames the depot keeps per class; `None` when the pool
+    /// tunes it from its recent peak.
+    pub fn max_idle(&self) -> Option<usize> {
+        (self.max_idle != SELF_TUNED).then_some(self.max_idle)
+    }
+
+    /// Frames reserved on first use.
+    pub fn prewarm(&self) -> usize {
+        self.prewarm
     }
 
     /// Frames per magazine for this pool.
     fn magazine(&self) -> usize {
         MAGAZINE.min(self.max_idle / 2)
+    }
+
+    /// The least idle bound, whatever the recent traffic.
+    fn idle_floor(&self) -> u64 {
+        self.prewarm.min(self.max_idle) as u64
+    }
+
+    /// The depot bound for a recent peak of `peak` live frames: enough for
+    /// the peak to come back from cache, plus the magazine that frames freed
+    /// on another thread travel in; never above `max_idle`.
+    fn tuned_limit(&self, peak: u64) -> u64 {
+        let in_transit = self.magazine() as u64;
+        (peak + in_transit).max(self.idle_floor()).min(self.max_idle as u64)
     }
 
     /// Places `fut` in a frame of this pool.
@@ -193,7 +273,12 @@ impl FramePool {
     }
 
     fn shared(&self) -> &Shared {
-        self.shared.get_or_init(Shared::new)
+        self.shared.get_or_init(|| {
+            let shared = Shared::new();
+            let start = self.tuned_limit(0);
+            shared.idle_limit.store(start, Relaxed);
+            shared
+        })
     }
 
     /// Registers the pool in the global list on first use.
@@ -227,7 +312,11 @@ impl FramePool {
             let st = unsafe { &mut *lp.state.get() };
             if let Some(class) = st.lookup(key) {
                 if let Some(ptr) = st.mags[class & CLASS_MASK].pop() {
-                    bump(&lp.counters.reused, 1);
+                    let reused = lp.counters.reused.load(Relaxed).wrapping_add(1);
+                    lp.counters.reused.store(reused, Relaxed);
+                    if reused % decay::TICK == 0 {
+                        self.tick();
+                    }
                     return (self, Frame { ptr, class: class as u8 });
                 }
             }
@@ -274,11 +363,14 @@ impl FramePool {
                 return frame;
             };
             st.remember(key, class);
+            if self.prewarm > 0 {
+                self.prewarm_once(class);
+            }
             let c = &lp.counters;
             let mags = &mut st.mags[class];
             let ptr = match mags.pop() {
                 Some(p) => Some(p),
-                None => shared.depots[class].pop().and_then(|batch| {
+                None => shared.depot_pop(class).and_then(|batch| {
                     mags.load(batch);
                     mags.pop()
                 }),
@@ -291,7 +383,7 @@ impl FramePool {
             let ptr = fresh_alloc(ckey);
             bump(&c.fresh, 1);
             bump(&c.bytes_in, ckey.size() as u64);
-            shared.observe_peak();
+            shared.observe_peak(self);
             Frame { ptr, class: class as u8 }
         });
         match local {
@@ -391,13 +483,16 @@ impl FramePool {
                 lists.extend(mags.drain().into_iter().map(|l| (class, l)));
             }
         }
-        for (class, depot) in shared.depots.iter().enumerate() {
-            lists.extend(depot.take_all().into_iter().map(|l| (class, l)));
+        for class in 0..CLASSES {
+            while let Some(list) = shared.depot_pop(class) {
+                lists.push((class, list));
+            }
         }
         let mut freed = Totals::default();
         for (class, list) in lists.into_iter().filter(|(_, l)| !l.is_empty()) {
             let (frames, bytes) = free_list(list, shared.key(class));
             freed.released += frames;
+            freed.trimmed += frames;
             freed.bytes_out += bytes;
         }
         lock(&shared.registry).retired.add(&freed);
@@ -405,11 +500,152 @@ impl FramePool {
     }
 }
 
+impl FramePool {
+    /// Every [`decay::TICK`] reuses on a thread: maybe a decay step.
+    #[cold]
+    #[inline(never)]
+    fn tick(&'static self) {
+        let Some(now) = decay::look() else {
+            return;
+        };
+        self.decay_step(now);
+        let ms = decay::millis(now);
+        let last = LAST_PASS.load(StdOrdering::Relaxed);
+        if ms.saturating_sub(last) >= decay::PASS.as_millis() as u64
+            && LAST_PASS
+                .compare_exchange(last, ms, StdOrdering::Relaxed, StdOrdering::Relaxed)
+                .is_ok()
+        {
+            decay_pass(now);
+        }
+    }
+
+    /// Sets the idle bound from the recent peak and gives the depot's excess
+    /// back to the allocator. At most one step per pool every
+    /// [`decay::STEP`].
+    fn decay_step(&self, now: Instant) {
+        let Some(shared) = self.shared.get() else {
+            return;
+        };
+        let mut reg = lock(&shared.registry);
+        if reg.last_decay.is_some_and(|last| now.saturating_duration_since(last) < decay::STEP) {
+            return;
+        }
+        reg.last_decay = Some(now);
+        let live = Shared::totals(&reg).live();
+        let peak = reg.remember_peak(live, now);
+        let limit = self.tuned_limit(peak);
+        shared.idle_limit.store(limit, Relaxed);
+        drop(reg);
+        let freed = shared.shrink_depots(limit);
+        if freed.released > 0 {
+            let mut reg = lock(&shared.registry);
+            reg.retired.add(&Totals { decayed: freed.released, ..freed });
+        }
+    }
+
+    /// Reserves the `prewarm` frames of `class`, once.
+    fn prewarm_once(&self, class: usize) {
+        let shared = self.shared();
+        {
+            let mut reg = lock(&shared.registry);
+            if reg.prewarmed {
+                return;
+            }
+            reg.prewarmed = true;
+        }
+        let frames = self.idle_floor() as usize;
+        let key = shared.key(class);
+        let mut batch = List::new();
+        let mut kept = Totals::default();
+        for _ in 0..frames {
+            // SAFETY: a fresh frame of `class`, ours alone.
+            unsafe { batch.push(fresh_alloc(key)) };
+            if batch.len() == MAGAZINE || batch.len() == frames {
+                kept.prewarmed += batch.len() as u64;
+                kept.bytes_in += (batch.len() * key.size()) as u64;
+                // The floor keeps them: push past any limit.
+                if let Err(b) = shared.depot_push(class, batch.take(), usize::MAX) {
+                    batch = b;
+                }
+            }
+        }
+        if !batch.is_empty() {
+            kept.prewarmed += batch.len() as u64;
+            kept.bytes_in += (batch.len() * key.size()) as u64;
+            let _ = shared.depot_push(class, batch, usize::MAX);
+        }
+        lock(&shared.registry).retired.add(&kept);
+    }
+}
+
+/// A decay step on every pool, then the idle budget enforced.
+fn decay_pass(now: Instant) {
+    let all: Vec<&'static FramePool> = POOLS.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    for pool in &all {
+        pool.decay_step(now);
+    }
+    enforce_budget(&all);
+}
+
+/// Brings the depots' bytes under the idle budget: pools over their share
+/// (the budget split evenly among pools holding idle frames) give back first,
+/// largest first.
+fn enforce_budget(all: &[&'static FramePool]) {
+    let budget = IDLE_BUDGET.load(StdOrdering::Relaxed);
+    if DEPOT_BYTES.load(StdOrdering::Relaxed) <= budget {
+        return;
+    }
+    let mut holding: Vec<(&'static FramePool, u64)> = all
+        .iter()
+        .filter_map(|p| {
+            let bytes = p.shared.get()?.depot_bytes.load(Relaxed);
+            (bytes > 0).then_some((*p, bytes))
+        })
+        .collect();
+    holding.sort_by_key(|&(_, bytes)| core::cmp::Reverse(bytes));
+    let share = budget / holding.len().max(1) as u64;
+    for (pool, bytes) in holding {
+        let over = DEPOT_BYTES.load(StdOrdering::Relaxed).saturating_sub(budget);
+        if over == 0 {
+            break;
+        }
+        let shared = pool.shared();
+        let give = over.min(bytes.saturating_sub(share));
+        if give == 0 {
+            continue;
+        }
+        let target = bytes - give;
+        let freed = shared.shrink_depot_bytes(target);
+        if freed.released > 0 {
+            lock(&shared.registry).retired.add(&Totals { decayed: freed.released, ..freed });
+        }
+    }
+}
+
+/// Caps the idle memory of all pools together: when the frames cached in
+/// the pools' depots pass `bytes`, the pools over their share (the budget
+/// split evenly among the pools holding idle frames) give theirs back first.
+/// Checked when a thread hands frames to a depot and at each decay pass.
+/// Default: unlimited (`u64::MAX`). Each thread's own cache (at most two
+/// magazines per class) is outside the budget.
+pub fn set_idle_budget(bytes: u64) {
+    IDLE_BUDGET.store(bytes, StdOrdering::Relaxed);
+    let all: Vec<&'static FramePool> = POOLS.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    enforce_budget(&all);
+}
+
+/// The current idle budget, in bytes (`u64::MAX`: unlimited).
+pub fn idle_budget() -> u64 {
+    IDLE_BUDGET.load(StdOrdering::Relaxed)
+}
+
 impl fmt::Debug for FramePool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FramePool")
             .field("name", &self.name)
-            .field("max_idle", &self.max_idle)
+            .field("max_idle", &self.max_idle())
+            .field("prewarm", &self.prewarm)
             .finish_non_exhaustive()
     }
 }
@@ -436,6 +672,8 @@ impl Shared {
             depots: core::array::from_fn(|_| Depot::new()),
             registry: Mutex::new(Registry::default()),
             largest_heap: AtomicU64::new(0),
+            idle_limit: AtomicU64::new(0),
+            depot_bytes: AtomicU64::new(0),
         }
     }
 
@@ -492,10 +730,112 @@ impl Shared {
 
     /// Records the live count as a candidate peak. Runs when the pool grows,
     /// which is the only way `live` can pass a peak already seen on one thread.
-    fn observe_peak(&self) {
+    fn observe_peak(&self, pool: &FramePool) {
         let mut reg = lock(&self.registry);
         let live = Self::totals(&reg).live();
         reg.peak = reg.peak.max(live);
+        // The pool grows: a slow path already (it just called the
+        // allocator), so reading the clock here costs little.
+        reg.remember_peak(live, Instant::now());
+        // A pool that grows keeps room for its new peak when the frames come
+        // back; decay takes it down again once the peak is past.
+        let room = pool.tuned_limit(live);
+        if room > self.idle_limit.load(Relaxed) {
+            self.idle_limit.store(room, Relaxed);
+        }
+    }
+
+    /// Hands a batch to the depot of `class` if it stays within `limit`
+    /// frames and the idle budget; otherwise gives it back.
+    fn depot_push(&self, class: usize, batch: List, limit: usize) -> Result<(), List> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let bytes = (batch.len() * self.key(class).size()) as u64;
+        let budget = IDLE_BUDGET.load(StdOrdering::Relaxed);
+        if budget != u64::MAX
+            && limit != usize::MAX
+            && DEPOT_BYTES.load(StdOrdering::Relaxed) + bytes > budget
+        {
+            // Over budget: a pool past its fair share gives back at once; one
+            // under it keeps the batch and the largest holders make room.
+            let all: Vec<&'static FramePool> =
+                POOLS.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let holders = all
+                .iter()
+                .filter(|p| p.shared.get().is_some_and(|s| s.depot_bytes.load(Relaxed) > 0))
+                .count()
+                .max(1) as u64;
+            if self.depot_bytes.load(Relaxed) + bytes > budget / holders {
+                return Err(batch);
+            }
+            self.depots[class].push(batch, limit)?;
+            self.depot_bytes.fetch_add(bytes, Relaxed);
+            DEPOT_BYTES.fetch_add(bytes, StdOrdering::Relaxed);
+            enforce_budget(&all);
+            return Ok(());
+        }
+        self.depots[class].push(batch, limit)?;
+        self.depot_bytes.fetch_add(bytes, Relaxed);
+        DEPOT_BYTES.fetch_add(bytes, StdOrdering::Relaxed);
+        Ok(())
+    }
+
+    /// Takes a batch from the depot of `class`.
+    fn depot_pop(&self, class: usize) -> Option<List> {
+        let batch = self.depots[class].pop()?;
+        let bytes = (batch.len() * self.key(class).size()) as u64;
+        self.depot_bytes.fetch_sub(bytes, Relaxed);
+        DEPOT_BYTES.fetch_sub(bytes, StdOrdering::Relaxed);
+        Some(batch)
+    }
+
+    /// Frees depot frames until each class holds at most `limit`; returns
+    /// what was freed.
+    fn shrink_depots(&self, limit: u64) -> Totals {
+        let mut freed = Totals::default();
+        for class in 0..CLASSES {
+            if self.classes[class].load(Relaxed) == ClassKey::EMPTY {
+                continue;
+            }
+            let key = self.key(class);
+            while self.depots[class].frames() as u64 > limit {
+                let Some(mut batch) = self.depot_pop(class) else { break };
+                let excess = (self.depots[class].frames() + batch.len()) as u64 - limit;
+                let mut doomed = List::new();
+                while (doomed.len() as u64) < excess {
+                    let Some(p) = batch.pop() else { break };
+                    // SAFETY: a free frame of this class, taken from the depot.
+                    unsafe { doomed.push(p) };
+                }
+                let (frames, bytes) = free_list(doomed, key);
+                freed.released += frames;
+                freed.bytes_out += bytes;
+                if !batch.is_empty() {
+                    let _ = self.depot_push(class, batch, usize::MAX);
+                }
+            }
+        }
+        freed
+    }
+
+    /// Frees depot frames, largest class first, until the depots hold at
+    /// most `target` bytes.
+    fn shrink_depot_bytes(&self, target: u64) -> Totals {
+        let mut freed = Totals::default();
+        for class in 0..CLASSES {
+            if self.classes[class].load(Relaxed) == ClassKey::EMPTY {
+                continue;
+            }
+            let key = self.key(class);
+            while self.depot_bytes.load(Relaxed) > target {
+                let Some(batch) = self.depot_pop(class) else { break };
+                let (frames, bytes) = free_list(batch, key);
+                freed.released += frames;
+                freed.bytes_out += bytes;
+            }
+        }
+        freed
     }
 
     fn stats(&self, name: &'static str) -> PoolStats {
@@ -522,6 +862,8 @@ impl Shared {
         s.peak_live = reg.peak;
         s.idle = t.idle();
         s.reserved_bytes = t.bytes_in.wrapping_sub(t.bytes_out);
+        s.decayed = t.decayed;
+        s.trimmed = t.trimmed;
         s
     }
 
@@ -538,12 +880,11 @@ impl Shared {
                 heap_alloc(key)
             }
             Some(class) => {
-                let depot = &self.depots[class];
-                let reused = depot.pop().and_then(|mut batch| {
+                let reused = self.depot_pop(class).and_then(|mut batch| {
                     let p = batch.pop();
                     // The rest goes straight back: it came from the depot, so
                     // it fits under any limit the depot had.
-                    let _ = depot.push(batch, usize::MAX);
+                    let _ = self.depot_push(class, batch, usize::MAX);
                     p
                 });
                 let ptr = match reused {
@@ -583,7 +924,8 @@ impl Shared {
             unsafe { one.push(frame.ptr) };
             // No thread cache holds it: the depot may keep it up to the pool's
             // bound; past that it is freed.
-            if let Err(one) = self.depots[class].push(one, max_idle) {
+            let limit = (self.idle_limit.load(Relaxed) as usize).min(max_idle);
+            if let Err(one) = self.depot_push(class, one, limit) {
                 let (frames, bytes) = free_list(one, self.key(class));
                 t.released = frames;
                 t.bytes_out = bytes;
@@ -686,7 +1028,8 @@ impl LocalPool {
     /// `max_idle`.
     fn spill(&self, class: usize, batch: List) {
         let shared = self.pool.shared();
-        if let Err(batch) = shared.depots[class].push(batch, self.pool.max_idle) {
+        let limit = shared.idle_limit.load(Relaxed) as usize;
+        if let Err(batch) = shared.depot_push(class, batch, limit) {
             let (frames, bytes) = free_list(batch, shared.key(class));
             self.counters.release(frames, bytes);
         }

@@ -186,7 +186,9 @@ fn peak_and_live_count_concurrent_frames() {
     let s = POOL.stats();
     assert_eq!((s.live, s.peak_live), (0, n as u64));
     assert_eq!(s.reserved_bytes, s.idle * s.frame_size as u64);
-    assert!(s.idle <= POOL.max_idle() as u64 + 2 * flowcoro_rt::MAGAZINE as u64);
+    // Self-tuned: the depot keeps what the recent peak needs, the thread
+    // cache up to two magazines.
+    assert!(s.idle <= s.peak_live + 2 * flowcoro_rt::MAGAZINE as u64);
 }
 
 #[test]

@@ -26,16 +26,17 @@ pub(crate) fn main() {
     use futures::executor::block_on;
     let fut = named(1);
     assert_eq!(fut.pool().name(), "custom pool");
-    assert_eq!(fut.pool().max_idle(), 4);
+    assert_eq!(fut.pool().max_idle(), Some(4));
     assert_eq!(block_on(fut), 2);
     assert_eq!(block_on(reexported(2)), 4);
     let fut = uncached();
-    assert_eq!((fut.pool().name(), fut.pool().max_idle()), ("no cache", 0));
+    assert_eq!((fut.pool().name(), fut.pool().max_idle()), ("no cache", Some(0)));
     block_on(fut);
     let fut = default_name();
     let expected = concat!(module_path!(), "::default_name");
     assert_eq!(fut.pool().name(), expected);
-    assert_eq!(fut.pool().max_idle(), flowcoro::DEFAULT_MAX_IDLE);
+    // No `max_idle`: the pool tunes its idle bound from its recent peak.
+    assert_eq!(fut.pool().max_idle(), None);
     block_on(fut);
 
     let stats = flowcoro::pools();

@@ -1,0 +1,116 @@
+//! Idle memory that gives itself back: the clock tick and the decaying peak.
+//!
+//! No thread of ours and no clock read per call: a thread looks at the clock
+//! only every [`TICK`] reuses of a pool, and then only through a cheap
+//! cycle-counter filter, so a busy thread reads the real clock about once per
+//! millisecond at most. A decay step, at most every [`STEP`] per pool, sets
+//! the pool's idle bound from its recent peak of live frames and gives the
+//! excess back to the allocator.
+
+use core::cell::Cell;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// A self-tuned pool keeps frames for its recent peak this long after the
+/// peak was seen ...
+pub const DECAY_HOLD: Duration = Duration::from_millis(500);
+/// ... and then the remembered peak, and the idle frames it justifies,
+/// halves every `DECAY_HALF_LIFE`.
+pub const DECAY_HALF_LIFE: Duration = Duration::from_secs(1);
+/// Reuses of a pool on one thread between two looks at the clock.
+pub(crate) const TICK: u64 = if cfg!(miri) { 4 } else { 32 };
+/// Least time between two decay steps of one pool.
+pub(crate) const STEP: Duration = Duration::from_millis(50);
+/// Least time between two passes over every pool (for the pools that see no
+/// traffic, and for the idle budget).
+pub(crate) const PASS: Duration = Duration::from_millis(250);
+
+/// `peak` as remembered at `at`, decayed to `now`.
+pub(crate) fn decayed(peak: u64, at: Instant, now: Instant) -> u64 {
+    let age = now.saturating_duration_since(at);
+    let Some(decaying) = age.checked_sub(DECAY_HOLD) else {
+        return peak;
+    };
+    let halvings = decaying.as_secs_f64() / DECAY_HALF_LIFE.as_secs_f64();
+    (peak as f64 * 0.5f64.powf(halvings)).floor() as u64
+}
+
+/// Milliseconds since the first use of the clock, for rate limits kept in
+/// atomics.
+pub(crate) fn millis(now: Instant) -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    now.saturating_duration_since(epoch).as_millis() as u64
+}
+
+/// A cheap, monotonic-enough count: the x86-64 time-stamp counter (a few
+/// nanoseconds), or the real clock elsewhere. Only compared with itself, to
+/// skip real clock reads that would come too soon.
+#[inline]
+fn cycles() -> u64 {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    {
+        // SAFETY: `rdtsc` exists on every x86-64 processor and has no
+        // preconditions; it only reads the counter.
+        unsafe { core::arch::x86_64::_rdtsc() }
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    {
+        millis(Instant::now()) << 20
+    }
+}
+
+/// Cycles to let pass between two real clock reads of one thread: about a
+/// millisecond at common clock rates.
+const MIN_CYCLES: u64 = 1 << 21;
+
+thread_local! {
+    static LAST_LOOK: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Called every [`TICK`] reuses: the current time, unless this thread looked
+/// at the clock too recently to bother.
+#[inline]
+pub(crate) fn look() -> Option<Instant> {
+    let now = cycles();
+    let recent = LAST_LOOK.with(|last| {
+        if now.wrapping_sub(last.get()) < MIN_CYCLES {
+            true
+        } else {
+            last.set(now);
+            false
+        }
+    });
+    if recent { None } else { Some(Instant::now()) }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// Float results may be off by a rounding step (Miri perturbs them).
+    fn about(got: u64, want: u64) {
+        assert!(got.abs_diff(want) <= 1, "{got} is not about {want}");
+    }
+
+    #[test]
+    fn peak_holds_then_halves_every_half_life() {
+        let t0 = Instant::now();
+        assert_eq!(decayed(1000, t0, t0), 1000);
+        assert_eq!(decayed(1000, t0, t0 + DECAY_HOLD), 1000);
+        about(decayed(1000, t0, t0 + DECAY_HOLD + DECAY_HALF_LIFE), 500);
+        about(decayed(1000, t0, t0 + DECAY_HOLD + 3 * DECAY_HALF_LIFE), 125);
+        // Within 5 s of a burst, at least 90% of what it justified is gone.
+        assert!(decayed(1000, t0, t0 + Duration::from_secs(5)) <= 100);
+        // A clock that seems to go back does not inflate anything.
+        assert_eq!(decayed(1000, t0 + DECAY_HALF_LIFE, t0), 1000);
+    }
+
+    #[test]
+    fn a_thread_looks_at_the_clock_rarely() {
+        // Two looks in a row: the second is too soon.
+        let _ = look();
+        let second = look();
+        assert!(second.is_none() || cfg!(miri));
+    }
+}
