@@ -1,0 +1,90 @@
+//! What the comparative benches share: a minimal executor, a leaf `async fn`
+//! with a frame of a chosen size, and the criterion settings.
+// Each bench binary uses its own share of these helpers.
+#![allow(dead_code)]
+
+use std::hint::black_box;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use criterion::Criterion;
+
+/// The settings of every group: modest times, so that `cargo bench` runs
+/// everything in a few minutes, and no plots, which would take longer than
+/// the measurements. Command-line options override them:
+/// `--warm-up-time`, `--measurement-time`, and `--plotting-backend plotters`
+/// for criterion's HTML report.
+pub(crate) fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .without_plots()
+}
+
+/// Polls `fut` to completion on this thread with a waker that does nothing:
+/// the cheapest executor there is, so a bench measures the futures.
+pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+}
+
+/// Suspends once: the first poll wakes the task and returns `Pending`, the
+/// second returns `Ready`, as an I/O wait that completes at once.
+pub(crate) fn yield_once() -> YieldOnce {
+    YieldOnce { yielded: false }
+}
+
+pub(crate) struct YieldOnce {
+    yielded: bool,
+}
+
+impl Future for YieldOnce {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            Poll::Ready(())
+        } else {
+            self.yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+/// The body of every leaf: a buffer of `$n` bytes, zeroed as a real one would
+/// be, that lives across a suspension, so it is part of the frame. The
+/// `black_box`es keep the compiler from shrinking or skipping it.
+macro_rules! leaf_body {
+    ($n:expr, $seed:expr) => {{
+        let mut buf = [0u8; $n];
+        buf[0] = $seed;
+        black_box(&mut buf);
+        yield_once().await;
+        black_box(&buf)[$n - 1] ^ $seed
+    }};
+}
+
+/// The leaf as a plain `async fn`, for direct awaits and `Box::pin`.
+pub(crate) async fn leaf<const N: usize>(seed: u8) -> u8 {
+    leaf_body!(N, seed)
+}
+
+/// The same leaf, pooled: one function, and so one pool, per size.
+macro_rules! pooled_leaves {
+    ($($name:ident = $n:literal),* $(,)?) => {$(
+        #[doc = concat!("The leaf of ", stringify!($n), " bytes, pooled.")]
+        #[flowcoro::pooled]
+        pub(crate) async fn $name(seed: u8) -> u8 {
+            leaf_body!($n, seed)
+        }
+    )*};
+}
+
+pooled_leaves!(pooled_64 = 64, pooled_1k = 1024, pooled_4k = 4096, pooled_16k = 16384,);
