@@ -1,17 +1,17 @@
-//! Parsing of the attribute's arguments: `#[pooled(key = value, ...)]`.
+//! Parsing of the attribute's arguments: `#[pooled(?Send, key = value, ...)]`.
 //!
 //! Each option is checked on its own, so one bad option does not hide the
 //! others: the result is the [`Config`] built from the valid ones plus one
 //! error per invalid one, and the function is still emitted with it.
 
-use proc_macro2::{TokenStream, TokenTree};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::{Ident, LitInt, LitStr, Path, Token};
 
 /// The valid keys, as error messages list them.
-const KEYS: &str = "`crate`, `name`, `max_idle`";
+const KEYS: &str = "`?Send`, `crate`, `name`, `max_idle`";
 
 /// What the options ask for; `None` keeps the default.
 #[derive(Default)]
@@ -22,6 +22,20 @@ pub(crate) struct Config {
     pub(crate) name: Option<LitStr>,
     /// `max_idle = N`: frames the pool keeps cached.
     pub(crate) max_idle: Option<LitInt>,
+    /// `?Send`: a trait's futures need not be `Send` (where the `?` is).
+    pub(crate) local: Option<Span>,
+}
+
+impl Config {
+    /// These options, with each one `inner` sets replacing this one's.
+    pub(crate) fn overridden_by(&self, inner: Config) -> Config {
+        Config {
+            krate: inner.krate.or_else(|| self.krate.clone()),
+            name: inner.name.or_else(|| self.name.clone()),
+            max_idle: inner.max_idle.or_else(|| self.max_idle.clone()),
+            local: inner.local.or(self.local),
+        }
+    }
 }
 
 /// The parsed arguments: the valid options and the errors of the others.
@@ -34,11 +48,20 @@ pub(crate) struct Options {
 }
 
 impl Parse for Options {
-    // Input:  crate = "path", name = "label", max_idle = 64
-    // Output: Options { config: Config { krate, name, max_idle }, error }
+    // Input:  ?Send, crate = "path", name = "label", max_idle = 64
+    // Output: Options { config: Config { krate, name, max_idle, local }, error }
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let mut options = Options::default();
         while !input.is_empty() {
+            if input.peek(Token![?]) {
+                let question: Token![?] = input.parse()?;
+                options.apply_unbound(question, input.call(Ident::parse_any).ok());
+                if input.is_empty() {
+                    break;
+                }
+                input.parse::<Token![,]>()?;
+                continue;
+            }
             let key = input.call(Ident::parse_any).map_err(|err| {
                 syn::Error::new(err.span(), format!("expected a `#[pooled]` option: one of {KEYS}"))
             })?;
@@ -95,6 +118,19 @@ impl Options {
         if let Err(err) = result {
             self.fail(err);
         }
+    }
+
+    /// Records `?Send`, or the error of another `?Bound`.
+    fn apply_unbound(&mut self, question: Token![?], bound: Option<Ident>) {
+        let Some(bound) = bound.filter(|bound| bound == "Send") else {
+            let message = "expected `?Send`: the only relaxed bound of `#[pooled]`";
+            return self.fail(syn::Error::new(question.span, message));
+        };
+        if self.config.local.is_some() {
+            return self
+                .fail(syn::Error::new(bound.span(), "duplicate `#[pooled]` option `?Send`"));
+        }
+        self.config.local = Some(question.span);
     }
 
     fn fail(&mut self, err: syn::Error) {
@@ -172,13 +208,28 @@ mod tests {
 
     #[test]
     fn valid_options() {
-        let options = parse(r#"crate = "::re::flowcoro", name = "label", max_idle = 8usize,"#);
+        let options =
+            parse(r#"?Send, crate = "::re::flowcoro", name = "label", max_idle = 8usize,"#);
         assert!(options.error.is_none());
         let config = options.config;
+        assert!(config.local.is_some());
         assert_eq!(config.krate.expect("crate").segments.len(), 2);
         assert_eq!(config.name.expect("name").value(), "label");
         assert_eq!(config.max_idle.expect("max_idle").to_string(), "8");
         assert!(parse("").config.name.is_none());
+        assert!(parse("").config.local.is_none());
+    }
+
+    #[test]
+    fn relaxed_bounds() {
+        assert_eq!(
+            errors(&parse("?Sync, ?Send, ?Send")),
+            [
+                "expected `?Send`: the only relaxed bound of `#[pooled]`",
+                "duplicate `#[pooled]` option `?Send`",
+            ]
+        );
+        assert!(parse("?Sync, ?Send").config.local.is_some());
     }
 
     #[test]
@@ -188,7 +239,7 @@ mod tests {
         assert_eq!(
             errors(&options),
             [
-                "unknown `#[pooled]` option `size`; expected one of `crate`, `name`, `max_idle`",
+                "unknown `#[pooled]` option `size`; expected one of `?Send`, `crate`, `name`, `max_idle`",
                 "duplicate `#[pooled]` option `name`",
                 "`#[pooled]` option `max_idle` must be a `usize` literal: `max_idle = 64`",
                 "expected a string literal: `crate = \"path::to::flowcoro\"`",

@@ -7,7 +7,9 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod dyn_trait;
 mod expand;
+mod lifetimes;
 mod params;
 mod validate;
 
@@ -26,6 +28,11 @@ use proc_macro::TokenStream;
 /// a pointer-sized, `Unpin` handle, `Send` or `Sync` exactly when the
 /// `async fn`'s future would be.
 ///
+/// It also goes on a trait declaration and on impl blocks, to make the
+/// trait's `async fn`s callable through `dyn` without a `Box` per call (see
+/// [below](#on-a-trait-and-its-impl-blocks)), and on an inherent impl block,
+/// where it pools each `async fn` of the block as if each had the attribute.
+///
 /// The caller sees what the `async fn` did: nothing runs before the first
 /// poll; every argument moves into the future, and arguments and locals drop
 /// in the same order, also when the future is dropped early; `?`, `return`
@@ -38,6 +45,8 @@ use proc_macro::TokenStream;
 ///
 /// `#[pooled(key = value, ...)]`, each key at most once:
 ///
+/// - `?Send`: on a trait and its impl blocks only, the futures need not be
+///   `Send` (see below).
 /// - `crate = "path"`: where the `flowcoro` crate is, for crates that
 ///   re-export it (default `::flowcoro`).
 /// - `name = "label"`: the pool's name in [`pools`](https://docs.rs/flowcoro/latest/flowcoro/fn.pools.html)
@@ -82,11 +91,83 @@ use proc_macro::TokenStream;
 /// in user crates of any edition, as an `async fn`'s future does. A generic
 /// function has one pool for all its instantiations.
 ///
+/// # On a trait and its impl blocks
+///
+/// ```text
+/// #[pooled]
+/// trait Store: Sync {
+///     async fn get(&self, key: &str) -> Option<u32>;
+///     async fn len(&self) -> usize { 0 }
+/// }
+///
+/// #[pooled]
+/// impl Store for Map {
+///     async fn get(&self, key: &str) -> Option<u32> { body }
+/// }
+/// ```
+///
+/// becomes
+///
+/// ```text
+/// trait Store: Sync {
+///     fn get<'life0, 'life1, 'pooled>(&'life0 self, key: &'life1 str)
+///         -> ::flowcoro::__private::PooledDyn<'pooled, Option<u32>>
+///     where 'life0: 'pooled, 'life1: 'pooled, Self: 'pooled;
+///
+///     fn len<'life0, 'pooled>(&'life0 self) -> ::flowcoro::__private::PooledDyn<'pooled, usize>
+///     where 'life0: 'pooled, Self: 'pooled
+///     {
+///         // A pool named `module::path::Store::len`, shared by every impl
+///         // that keeps the default; `Self: Sync` checked (for `&self`).
+///         ::flowcoro::__private::into_dyn(/* the frame, as above */)
+///     }
+/// }
+///
+/// impl Store for Map {
+///     fn get<'life0, 'life1, 'pooled>(&'life0 self, key: &'life1 str)
+///         -> ::flowcoro::__private::PooledDyn<'pooled, Option<u32>>
+///     where 'life0: 'pooled, 'life1: 'pooled, Self: 'pooled
+///     {
+///         // A pool named `module::path::<Map as Store>::get`.
+///         ::flowcoro::__private::into_dyn(/* the frame, as above */)
+///     }
+/// }
+/// ```
+///
+/// `flowcoro::PooledDyn<'a, T>` is a type-erased `Future<Output = T> + Send
+/// + 'a`, so the trait is `dyn`-compatible (with `&self`, `&mut self`,
+/// `self: Box<Self>`, `self: Arc<Self>`, `self: Pin<&mut Self>`...
+/// receivers) and `Box<dyn Store>` or `&dyn Store` calls take a frame of the
+/// impl method's pool, not a `Box`. Each elided lifetime of the arguments
+/// gets a name, and the future may live as long as all of them (and
+/// `Self`). Associated types, associated consts and methods that are not
+/// `async` are left as written.
+///
+/// - Without `?Send`, each future must be `Send`; a body that is not (an
+///   `Rc` held across an `.await`) is an error on the method's name, which
+///   says what is held. A default body holds `self`: it needs `Self: Sync`
+///   for `&self` (`Send` for `&mut self`, `self`, `Box<Self>`), which the
+///   trait must declare as a supertrait; the attribute adds none, and the
+///   error says so.
+/// - With `#[pooled(?Send)]` on the trait and on its impl blocks, the
+///   methods return `flowcoro::LocalPooledDyn`, which needs no `Send`.
+/// - A method may carry its own `#[pooled(name = "...", max_idle = N)]`.
+/// - Type and const parameters, and `impl Trait` arguments, can't be called
+///   through `dyn`: such a method is refused with an error (and left as a
+///   plain `async fn`).
+/// - An impl block of a `#[pooled]` trait needs the attribute too. Without
+///   it, rustc reports that the lifetime parameters or bounds of the method
+///   do not match the trait declaration (E0195), pointing at the trait's
+///   `#[pooled]`.
+/// - Lifetimes hidden in a path (`Ref<T>` for `Ref<'_, T>`) can't be named
+///   by the attribute: write them `'_`.
+///
 /// # Notes
 ///
 /// - The default pool name of a method is `module::path::method`: the
-///   attribute sees the method, not the type of its impl. Use `name` to tell
-///   apart methods of one name in one module.
+///   attribute on a method sees the method, not the type of its impl. Put it
+///   on the impl block to have the type (and trait) in the name, or use
+///   `name` to tell apart methods of one name in one module.
 /// - `#[must_use]` on the function applies to the returned handle (which is
 ///   `#[must_use]` already), not to the future's output.
 /// - Clippy lints that look at `async fn` bodies as such (`unused_async`,
@@ -94,10 +175,11 @@ use proc_macro::TokenStream;
 ///
 /// # Errors
 ///
-/// On anything but an `async fn` with a body, and on an unknown, repeated or
-/// malformed option, the attribute reports a compile error on the offending
-/// tokens and still emits the item (rewritten with the valid options where
-/// it can be).
+/// On anything but an `async fn` with a body, a trait or an impl block, on
+/// an unknown, repeated, malformed or misplaced option, and on a method of a
+/// trait that `dyn` can't call, the attribute reports a compile error on the
+/// offending tokens and still emits the item (rewritten with the valid
+/// options where it can be).
 #[proc_macro_attribute]
 pub fn pooled(args: TokenStream, input: TokenStream) -> TokenStream {
     expand::pooled(args.into(), input.into()).unwrap_or_else(syn::Error::into_compile_error).into()

@@ -1,15 +1,19 @@
-//! What the attribute accepts: an `async fn` with a body, free or in an impl.
-//! Anything else is re-emitted unchanged beside an error that says where the
-//! attribute belongs.
+//! What the attribute accepts: an `async fn` with a body, free or in an impl;
+//! a trait declaration; an impl block. Anything else is re-emitted unchanged
+//! beside an error that says where the attribute belongs.
 
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
-use syn::{Item, ItemFn, TraitItemFn};
+use syn::{FnArg, GenericParam, Item, ItemFn, ItemImpl, ItemTrait, Signature, TraitItemFn};
 
 /// The item under the attribute, sorted.
 pub(crate) enum Target {
     /// An `async fn` with a body: what the rewrite takes.
     AsyncFn(Box<ItemFn>),
+    /// A trait declaration: its `async fn`s become `dyn`-compatible.
+    Trait(Box<ItemTrait>),
+    /// An impl block: of a `#[pooled]` trait, or inherent.
+    Impl(Box<ItemImpl>),
     /// Anything else: the item as written, and why it is refused.
     Rejected(TokenStream, syn::Error),
 }
@@ -20,6 +24,8 @@ const REQUIRES_ASYNC_FN: &str = "`#[pooled]` requires an `async fn`";
 pub(crate) fn target(input: TokenStream) -> syn::Result<Target> {
     let item = match syn::parse2(input)? {
         Item::Fn(f) if f.sig.asyncness.is_some() => return Ok(Target::AsyncFn(Box::new(f))),
+        Item::Trait(t) => return Ok(Target::Trait(Box::new(t))),
+        Item::Impl(i) => return Ok(Target::Impl(Box::new(i))),
         item => item,
     };
     let (head, message): (TokenStream, String) = match &item {
@@ -27,26 +33,12 @@ pub(crate) fn target(input: TokenStream) -> syn::Result<Target> {
             let (fn_token, ident) = (&f.sig.fn_token, &f.sig.ident);
             (quote!(#fn_token #ident), format!("{REQUIRES_ASYNC_FN}; make it `async fn {ident}`"))
         }
-        Item::Trait(t) => {
-            let (trait_token, ident) = (&t.trait_token, &t.ident);
-            let message = "`#[pooled]` does not apply to a trait declaration; \
-                           put it on the `async fn`s of the trait's impls"
-                .to_owned();
-            (quote!(#trait_token #ident), message)
-        }
-        Item::Impl(i) => {
-            let (impl_token, self_ty) = (&i.impl_token, &i.self_ty);
-            let message = "`#[pooled]` does not apply to an impl block; \
-                           put it on each `async fn` of the impl"
-                .to_owned();
-            (quote!(#impl_token #self_ty), message)
-        }
         Item::Verbatim(tokens) => match syn::parse2::<TraitItemFn>(tokens.clone()) {
             Ok(f) if f.default.is_none() => {
                 let (fn_token, ident) = (&f.sig.fn_token, &f.sig.ident);
                 let message = format!(
-                    "{REQUIRES_ASYNC_FN} with a body; in a trait declaration, \
-                     keep `async fn {ident}` plain and put `#[pooled]` on its impls"
+                    "{REQUIRES_ASYNC_FN} with a body; to make `async fn {ident}` \
+                     `dyn`-compatible, put `#[pooled]` on the trait and on its impl blocks"
                 );
                 (quote!(#fn_token #ident), message)
             }
@@ -79,4 +71,44 @@ fn head(item: &Item) -> TokenStream {
         Item::Use(i) => pair(&i.use_token, &i.tree),
         _ => item.to_token_stream(),
     }
+}
+
+/// Checks that an `async fn` of a `#[pooled]` trait or trait impl can be
+/// called through `dyn`: no type or const parameters, no `impl Trait`
+/// arguments (which are type parameters too).
+pub(crate) fn dyn_method(sig: &Signature) -> syn::Result<()> {
+    let ident = &sig.ident;
+    let mut errors: Option<syn::Error> = None;
+    let mut fail = |err: syn::Error| match &mut errors {
+        Some(first) => first.combine(err),
+        None => errors = Some(err),
+    };
+    for param in &sig.generics.params {
+        let kind = match param {
+            GenericParam::Lifetime(_) => continue,
+            GenericParam::Type(_) => "type",
+            GenericParam::Const(_) => "const",
+        };
+        let message = format!(
+            "`#[pooled]` can't make `{ident}` `dyn`-compatible: it has a {kind} parameter, \
+             which a `dyn` call can't choose; take a `&dyn Trait` or `Box<dyn Trait>` \
+             argument instead, or move `{ident}` to another trait"
+        );
+        fail(syn::Error::new_spanned(param, message));
+    }
+    let typed = sig.inputs.iter().filter_map(|input| match input {
+        FnArg::Typed(arg) => Some(arg),
+        FnArg::Receiver(_) => None,
+    });
+    for arg in typed {
+        if crate::params::has_impl_trait(arg.ty.to_token_stream()) {
+            let message = format!(
+                "`#[pooled]` can't make `{ident}` `dyn`-compatible: an `impl Trait` argument \
+                 is a type parameter, which a `dyn` call can't choose; take a `&dyn Trait` \
+                 or `Box<dyn Trait>` instead"
+            );
+            fail(syn::Error::new_spanned(&arg.ty, message));
+        }
+    }
+    errors.map_or(Ok(()), Err)
 }

@@ -120,3 +120,57 @@ fn auto_traits() {
     let dbg = format!("{:?}", small_in(&OTHER, 3).into_dyn());
     assert!(dbg.contains("dyn::other"), "{dbg}");
 }
+
+#[test]
+fn a_panic_in_the_drop_after_completion_frees_the_frame_once() {
+    static POOL: FramePool = FramePool::new("dyn::drop_panic");
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("drop bomb");
+        }
+    }
+    let bomb = Bomb;
+    let f = POOL
+        .alloc(async move {
+            let _b = bomb;
+            yield_once().await;
+            7
+        })
+        .into_dyn();
+    let mut f = f;
+    assert!(poll_once(&mut f).is_pending());
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poll_once(&mut f)));
+    assert!(r.is_err());
+    drop(f); // must not destroy the frame a second time
+    let s = POOL.stats();
+    assert_eq!((s.allocations, s.live, s.idle), (1, 0, 1));
+}
+
+#[test]
+fn a_future_whose_own_drop_panics_after_ready_is_freed_once() {
+    static POOL: FramePool = FramePool::new("dyn::drop_panic_after_ready");
+    /// Ready at once; its drop, run when the handle gives the frame back,
+    /// panics.
+    struct ReadyThenBomb;
+    impl Future for ReadyThenBomb {
+        type Output = u8;
+        fn poll(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<u8> {
+            std::task::Poll::Ready(9)
+        }
+    }
+    impl Drop for ReadyThenBomb {
+        fn drop(&mut self) {
+            panic!("drop bomb");
+        }
+    }
+    let mut f = POOL.alloc(ReadyThenBomb).into_dyn();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poll_once(&mut f)));
+    assert!(r.is_err());
+    drop(f);
+    let s = POOL.stats();
+    assert_eq!((s.allocations, s.live, s.idle), (1, 0, 1));
+}

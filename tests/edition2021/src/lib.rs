@@ -10,6 +10,18 @@ mod arg_patterns;
 #[path = "../../pass/deny-warnings.rs"]
 mod deny_warnings;
 
+#[path = "../../pass/dyn-trait-deny-warnings.rs"]
+mod dyn_trait_deny_warnings;
+
+#[path = "../../pass/dyn-trait-local.rs"]
+mod dyn_trait_local;
+
+#[path = "../../pass/dyn-trait-no-implicit-prelude.rs"]
+mod dyn_trait_no_implicit_prelude;
+
+#[path = "../../pass/dyn-trait.rs"]
+mod dyn_trait;
+
 #[path = "../../pass/free-fn.rs"]
 mod free_fn;
 
@@ -24,6 +36,9 @@ mod impl_generics;
 
 #[path = "../../pass/impl-trait-arg.rs"]
 mod impl_trait_arg;
+
+#[path = "../../pass/inherent-impl-block.rs"]
+mod inherent_impl_block;
 
 #[path = "../../pass/method-mut-self.rs"]
 mod method_mut_self;
@@ -72,6 +87,26 @@ fn deny_warnings() {
 }
 
 #[test]
+fn dyn_trait_deny_warnings() {
+    dyn_trait_deny_warnings::main();
+}
+
+#[test]
+fn dyn_trait_local() {
+    dyn_trait_local::main();
+}
+
+#[test]
+fn dyn_trait_no_implicit_prelude() {
+    dyn_trait_no_implicit_prelude::main();
+}
+
+#[test]
+fn dyn_trait() {
+    dyn_trait::main();
+}
+
+#[test]
 fn free_fn() {
     free_fn::main();
 }
@@ -94,6 +129,11 @@ fn impl_generics() {
 #[test]
 fn impl_trait_arg() {
     impl_trait_arg::main();
+}
+
+#[test]
+fn inherent_impl_block() {
+    inherent_impl_block::main();
 }
 
 #[test]

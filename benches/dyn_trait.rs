@@ -1,0 +1,181 @@
+//! The cost of one call through `dyn` of an `async fn` in a trait: the same
+//! trait and impl, made `dyn`-compatible by `#[pooled]` and by `async-trait`,
+//! beside the floor of a direct call. Each call is awaited to completion;
+//! the body holds a buffer of 64 B or 1 KiB across one suspension, so the
+//! buffer is part of the frame.
+//!
+//! - `direct`: the plain `async fn`, statically dispatched and awaited in
+//!   place, its state machine nested in the caller's: no allocation at all.
+//! - `pooled`: the same `async fn` in a `#[pooled]` inherent impl block,
+//!   statically dispatched, its frame from its pool.
+//! - `pooled_dyn`: through `&dyn Trait` of a `#[pooled]` trait: a frame from
+//!   the impl method's pool, returned as a `PooledDyn`.
+//! - `async_trait`: through `&dyn Trait` of an `#[async_trait]` trait: a
+//!   `Pin<Box<dyn Future>>`, an allocation and a free per call.
+//!
+//! The overhead of a `dyn` form is its time minus `direct`'s. The loop runs
+//! in one task on a no-op executor. `dyn_trait_mimalloc` runs the same body
+//! with mimalloc as the global allocator.
+
+use std::hint::black_box;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
+
+// Unused where another bench binary includes this file as a module.
+#[allow(dead_code)]
+fn main() {
+    run("dyn_trait");
+}
+
+/// Runs the group `name` and prints criterion's summary.
+pub(crate) fn run(name: &str) {
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .without_plots()
+        .configure_from_args();
+    let mut g = c.benchmark_group(name);
+    g.throughput(Throughput::Elements(1));
+    sized::<64>(&mut g, &Leaf64(1), &Leaf64(1), &Leaf64(1));
+    sized::<1024>(&mut g, &Leaf1k(1), &Leaf1k(1), &Leaf1k(1));
+    g.finish();
+    c.final_summary();
+}
+
+/// The four ways to call the leaf of `N` bytes, side by side.
+fn sized<const N: usize>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    leaf: &(impl Direct + Sync),
+    pooled: &dyn PooledLeaf,
+    boxed: &dyn BoxedLeaf,
+) {
+    g.bench_function(BenchmarkId::new("direct", N), |b| {
+        b.iter_custom(|iters| await_in_loop(iters, |seed| leaf.direct(seed)))
+    });
+    g.bench_function(BenchmarkId::new("pooled", N), |b| {
+        b.iter_custom(|iters| await_in_loop(iters, |seed| leaf.pooled(seed)))
+    });
+    g.bench_function(BenchmarkId::new("pooled_dyn", N), |b| {
+        let pooled = black_box(pooled);
+        b.iter_custom(|iters| await_in_loop(iters, |seed| pooled.call(seed)))
+    });
+    g.bench_function(BenchmarkId::new("async_trait", N), |b| {
+        let boxed = black_box(boxed);
+        b.iter_custom(|iters| await_in_loop(iters, |seed| boxed.call(seed)))
+    });
+}
+
+/// Awaits `iters` calls of `call` one after the other in one task.
+fn await_in_loop<F: Future<Output = u8>>(iters: u64, call: impl Fn(u8) -> F) -> Duration {
+    let start = Instant::now();
+    let acc = block_on(async {
+        let mut acc = 0u8;
+        for i in 0..iters {
+            acc ^= call(i as u8).await;
+        }
+        acc
+    });
+    black_box(acc);
+    start.elapsed()
+}
+
+/// Polls `fut` to completion on this thread with a waker that does nothing.
+fn block_on<F: Future>(fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+}
+
+/// Suspends once: the first poll wakes the task and returns `Pending`.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if std::mem::replace(&mut self.0, true) {
+            Poll::Ready(())
+        } else {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+/// The statically dispatched forms of a leaf, for `sized`.
+trait Direct {
+    fn direct(&self, seed: u8) -> impl Future<Output = u8> + Send;
+    fn pooled(&self, seed: u8) -> impl Future<Output = u8> + Send;
+}
+
+/// The body of every form: a buffer of `$n` bytes that lives across a
+/// suspension. The `black_box`es keep the compiler from shrinking it.
+macro_rules! leaf_body {
+    ($self:ident, $n:expr, $seed:expr) => {{
+        let mut buf = [0u8; $n];
+        buf[0] = $seed;
+        black_box(&mut buf);
+        YieldOnce(false).await;
+        black_box(&buf)[$n - 1] ^ $seed ^ $self.0
+    }};
+}
+
+/// The same trait under each attribute, with the same impls.
+macro_rules! dyn_leaf {
+    ($attr:meta, $trait:ident: $($leaf:ident = $n:literal),*) => {
+        #[$attr]
+        trait $trait: Send + Sync {
+            async fn call(&self, seed: u8) -> u8;
+        }
+        $(
+            #[$attr]
+            impl $trait for $leaf {
+                async fn call(&self, seed: u8) -> u8 {
+                    leaf_body!(self, $n, seed)
+                }
+            }
+        )*
+    };
+}
+
+dyn_leaf!(flowcoro::pooled, PooledLeaf: Leaf64 = 64, Leaf1k = 1024);
+dyn_leaf!(async_trait::async_trait, BoxedLeaf: Leaf64 = 64, Leaf1k = 1024);
+
+macro_rules! leaves {
+    ($($leaf:ident = $n:literal),*) => {$(
+        struct $leaf(u8);
+
+        impl $leaf {
+            async fn direct(&self, seed: u8) -> u8 {
+                leaf_body!(self, $n, seed)
+            }
+        }
+
+        #[flowcoro::pooled]
+        impl $leaf {
+            async fn pooled(&self, seed: u8) -> u8 {
+                leaf_body!(self, $n, seed)
+            }
+        }
+
+        impl Direct for $leaf {
+            fn direct(&self, seed: u8) -> impl Future<Output = u8> + Send {
+                $leaf::direct(self, seed)
+            }
+
+            fn pooled(&self, seed: u8) -> impl Future<Output = u8> + Send {
+                $leaf::pooled(self, seed)
+            }
+        }
+    )*};
+}
+
+leaves!(Leaf64 = 64, Leaf1k = 1024);

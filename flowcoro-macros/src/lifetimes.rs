@@ -1,0 +1,213 @@
+//! The lifetimes of a `dyn` method's signature.
+//!
+//! The future a `#[pooled]` trait method returns is a `PooledDyn<'pooled, T>`:
+//! it borrows whatever its arguments borrow, so every lifetime of the
+//! arguments must outlive `'pooled`. That needs names: each elided lifetime
+//! (`&self`, `&str`, `Ref<'_, T>`) gets one, in order of appearance, so a
+//! trait and its impl, rewritten alike, get the same parameters in the same
+//! order.
+
+use proc_macro2::Span;
+use syn::visit::{self, Visit};
+use syn::visit_mut::{self, VisitMut};
+use syn::{
+    FnArg, GenericArgument, Lifetime, ParenthesizedGenericArguments, Receiver, Signature,
+    TraitBound, Type, TypeBareFn, TypeImplTrait, TypeReference,
+};
+
+/// What [`name_elided`] found in a signature's arguments.
+pub(crate) struct Lifetimes {
+    /// Every lifetime of the arguments but `'static`, in order of first
+    /// appearance, the elided ones under their new names.
+    pub(crate) used: Vec<Lifetime>,
+    /// The names given to elided lifetimes, in order.
+    pub(crate) named: Vec<Lifetime>,
+}
+
+/// Names the elided lifetimes of `sig`'s arguments in place and lists every
+/// lifetime they use. `outer` lists the lifetimes in scope around the method
+/// (of the trait or impl), which the new names must not shadow.
+//
+// Input:  (&self, key: &str, r: Ref<'_, T>, s: &'a str, f: fn(&u8))
+// Output: (&'life0 self, key: &'life1 str, r: Ref<'life2, T>, s: &'a str, f: fn(&u8))
+//         used = ['life0, 'life1, 'life2, 'a], named = ['life0, 'life1, 'life2]
+pub(crate) fn name_elided(sig: &mut Signature, outer: &[Lifetime]) -> Lifetimes {
+    let mut taken = TakenNames(outer.iter().map(|l| l.ident.to_string()).collect());
+    taken.visit_signature(sig);
+    let mut namer = Namer { taken: taken.0, next: 0, used: Vec::new(), named: Vec::new() };
+    for input in &mut sig.inputs {
+        match input {
+            FnArg::Receiver(receiver) => namer.receiver(receiver),
+            FnArg::Typed(arg) => namer.visit_type_mut(&mut arg.ty),
+        }
+    }
+    Lifetimes { used: namer.used, named: namer.named }
+}
+
+/// A lifetime named `base`, or `base1`, `base2`... if that is taken.
+pub(crate) fn fresh(base: &str, taken: &[Lifetime], span: Span) -> Lifetime {
+    let free = |name: &String| !taken.iter().any(|l| l.ident == name);
+    let name = std::iter::once(base.to_owned())
+        .chain((1..).map(|n| format!("{base}{n}")))
+        .find(free)
+        .expect("an unbounded sequence of names has a free one");
+    Lifetime::new(&format!("'{name}"), span)
+}
+
+/// Collects the names of every lifetime in a signature.
+struct TakenNames(Vec<String>);
+
+impl Visit<'_> for TakenNames {
+    fn visit_lifetime(&mut self, lifetime: &Lifetime) {
+        self.0.push(lifetime.ident.to_string());
+    }
+}
+
+struct Namer {
+    taken: Vec<String>,
+    next: usize,
+    used: Vec<Lifetime>,
+    named: Vec<Lifetime>,
+}
+
+impl Namer {
+    /// A new lifetime, `'life0`, `'life1`... skipping names in use.
+    fn next_name(&mut self, span: Span) -> Lifetime {
+        loop {
+            let name = format!("life{}", self.next);
+            self.next += 1;
+            if !self.taken.contains(&name) {
+                let lifetime = Lifetime::new(&format!("'{name}"), span);
+                self.named.push(lifetime.clone());
+                return lifetime;
+            }
+        }
+    }
+
+    fn record(&mut self, lifetime: &Lifetime) {
+        if lifetime.ident != "static" && !self.used.contains(lifetime) {
+            self.used.push(lifetime.clone());
+        }
+    }
+
+    /// `&self` / `&mut self` name their borrow (in both places syn keeps it);
+    /// `self: Type` is a type like any other.
+    fn receiver(&mut self, receiver: &mut Receiver) {
+        if receiver.colon_token.is_some() {
+            return self.visit_type_mut(&mut receiver.ty);
+        }
+        if let Some((and, lifetime)) = &mut receiver.reference {
+            match lifetime {
+                Some(lifetime) if lifetime.ident != "_" => {}
+                _ => *lifetime = Some(self.next_name(and.span)),
+            }
+            let lifetime = lifetime.clone().expect("named just above");
+            if let Type::Reference(ty) = &mut *receiver.ty {
+                ty.lifetime = Some(lifetime.clone());
+            }
+            self.record(&lifetime);
+        }
+    }
+}
+
+impl VisitMut for Namer {
+    fn visit_type_reference_mut(&mut self, ty: &mut TypeReference) {
+        if ty.lifetime.is_none() {
+            ty.lifetime = Some(self.next_name(ty.and_token.span));
+        }
+        visit_mut::visit_type_reference_mut(self, ty);
+    }
+
+    fn visit_lifetime_mut(&mut self, lifetime: &mut Lifetime) {
+        if lifetime.ident == "_" {
+            *lifetime = self.next_name(lifetime.apostrophe);
+        }
+        self.record(lifetime);
+    }
+
+    // Elided lifetimes of `fn(&T)` and `Fn(&T)` are their own (higher
+    // ranked), as are the lifetimes a `for<'a>` binds.
+    fn visit_type_bare_fn_mut(&mut self, _: &mut TypeBareFn) {}
+
+    fn visit_parenthesized_generic_arguments_mut(&mut self, _: &mut ParenthesizedGenericArguments) {
+    }
+
+    fn visit_trait_bound_mut(&mut self, bound: &mut TraitBound) {
+        if bound.lifetimes.is_none() {
+            visit_mut::visit_trait_bound_mut(self, bound);
+        }
+    }
+
+    // Refused by validation; left as written.
+    fn visit_type_impl_trait_mut(&mut self, _: &mut TypeImplTrait) {}
+
+    // A const argument's expression has no lifetimes to name.
+    fn visit_generic_argument_mut(&mut self, arg: &mut GenericArgument) {
+        if !matches!(arg, GenericArgument::Const(_)) {
+            visit_mut::visit_generic_argument_mut(self, arg);
+        }
+    }
+}
+
+/// Whether `ident` names a type somewhere in `ty` (as a path's first segment).
+pub(crate) fn mentions(ty: &Type, ident: &syn::Ident) -> bool {
+    struct Finder<'a>(&'a syn::Ident, bool);
+    impl Visit<'_> for Finder<'_> {
+        fn visit_path(&mut self, path: &syn::Path) {
+            if path.leading_colon.is_none()
+                && path.segments.first().is_some_and(|s| s.ident == *self.0)
+            {
+                self.1 = true;
+            }
+            visit::visit_path(self, path);
+        }
+    }
+    let mut finder = Finder(ident, false);
+    finder.visit_type(ty);
+    finder.1
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::ToTokens;
+    use syn::{Signature, parse_quote};
+
+    use super::{fresh, mentions, name_elided};
+
+    fn names(lifetimes: &[syn::Lifetime]) -> Vec<String> {
+        lifetimes.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn elided_lifetimes_are_named_in_order() {
+        let mut sig: Signature = parse_quote!(
+            fn f<'a>(&self, key: &str, r: Ref<'_, T>, s: &'a str, f: fn(&u8), g: &dyn Fn(&u8), x: &'static str)
+        );
+        let found = name_elided(&mut sig, &[]);
+        assert_eq!(
+            sig.inputs.to_token_stream().to_string(),
+            "& 'life0 self , key : & 'life1 str , r : Ref < 'life2 , T > , s : & 'a str , \
+             f : fn (& u8) , g : & 'life3 dyn Fn (& u8) , x : & 'static str"
+        );
+        assert_eq!(names(&found.used), ["'life0", "'life1", "'life2", "'a", "'life3"]);
+        assert_eq!(names(&found.named), ["'life0", "'life1", "'life2", "'life3"]);
+    }
+
+    #[test]
+    fn names_in_use_are_skipped() {
+        let mut sig: Signature = parse_quote!(fn f<'life0>(self: Pin<&mut Self>, a: &'life0 u8));
+        let outer = [parse_quote!('life1)];
+        let found = name_elided(&mut sig, &outer);
+        assert_eq!(names(&found.used), ["'life2", "'life0"]);
+        let taken = [parse_quote!('pooled), parse_quote!('pooled1)];
+        assert_eq!(fresh("pooled", &taken, proc_macro2::Span::call_site()).to_string(), "'pooled2");
+    }
+
+    #[test]
+    fn type_mentions() {
+        let ident: syn::Ident = parse_quote!(T);
+        assert!(mentions(&parse_quote!(Vec<(u8, &T)>), &ident));
+        assert!(!mentions(&parse_quote!(Vec<Self::T>), &ident));
+        assert!(!mentions(&parse_quote!(Tx), &ident));
+    }
+}
