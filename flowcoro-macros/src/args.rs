@@ -11,7 +11,7 @@ use syn::parse::{Parse, ParseStream};
 use syn::{Ident, LitInt, LitStr, Path, Token};
 
 /// The valid keys, as error messages list them.
-const KEYS: &str = "`?Send`, `crate`, `name`, `max_idle`";
+const KEYS: &str = "`?Send`, `crate`, `name`, `max_idle`, `prewarm`";
 
 /// What the options ask for; `None` keeps the default.
 #[derive(Default)]
@@ -22,6 +22,8 @@ pub(crate) struct Config {
     pub(crate) name: Option<LitStr>,
     /// `max_idle = N`: frames the pool keeps cached.
     pub(crate) max_idle: Option<LitInt>,
+    /// `prewarm = N`: frames reserved on the first call.
+    pub(crate) prewarm: Option<LitInt>,
     /// `?Send`: a trait's futures need not be `Send` (where the `?` is).
     pub(crate) local: Option<Span>,
 }
@@ -33,6 +35,7 @@ impl Config {
             krate: inner.krate.or_else(|| self.krate.clone()),
             name: inner.name.or_else(|| self.name.clone()),
             max_idle: inner.max_idle.or_else(|| self.max_idle.clone()),
+            prewarm: inner.prewarm.or_else(|| self.prewarm.clone()),
             local: inner.local.or(self.local),
         }
     }
@@ -48,8 +51,8 @@ pub(crate) struct Options {
 }
 
 impl Parse for Options {
-    // Input:  ?Send, crate = "path", name = "label", max_idle = 64
-    // Output: Options { config: Config { krate, name, max_idle, local }, error }
+    // Input:  ?Send, crate = "path", name = "label", max_idle = 64, prewarm = 16
+    // Output: Options { config: Config { krate, name, max_idle, prewarm, local }, error }
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let mut options = Options::default();
         while !input.is_empty() {
@@ -85,7 +88,7 @@ impl Options {
     /// Records one `key = value`, or the error it makes.
     fn apply(&mut self, key: Ident, value: Option<(Token![=], TokenStream)>) {
         let name = key.unraw().to_string();
-        if !matches!(name.as_str(), "crate" | "name" | "max_idle") {
+        if !matches!(name.as_str(), "crate" | "name" | "max_idle" | "prewarm") {
             let message = format!("unknown `#[pooled]` option `{name}`; expected one of {KEYS}");
             return self.fail(syn::Error::new(key.span(), message));
         }
@@ -97,6 +100,7 @@ impl Options {
         let example = match name.as_str() {
             "crate" => "crate = \"path::to::flowcoro\"",
             "name" => "name = \"label\"",
+            "prewarm" => "prewarm = 16",
             _ => "max_idle = 64",
         };
         let value = match value {
@@ -113,7 +117,10 @@ impl Options {
         let result = match name.as_str() {
             "crate" => parse_crate(value, example).map(|path| self.config.krate = Some(path)),
             "name" => parse_name(value, example).map(|lit| self.config.name = Some(lit)),
-            _ => parse_max_idle(value, example).map(|lit| self.config.max_idle = Some(lit)),
+            "prewarm" => {
+                parse_count(&name, value, example).map(|lit| self.config.prewarm = Some(lit))
+            }
+            _ => parse_count(&name, value, example).map(|lit| self.config.max_idle = Some(lit)),
         };
         if let Err(err) = result {
             self.fail(err);
@@ -179,11 +186,11 @@ fn parse_name(value: TokenStream, example: &str) -> syn::Result<LitStr> {
     Ok(lit)
 }
 
-/// `max_idle = N`: an integer that fits a `usize`, re-emitted unsuffixed.
-fn parse_max_idle(value: TokenStream, example: &str) -> syn::Result<LitInt> {
+/// `max_idle = N` or `prewarm = N`: an integer that fits a `usize`,
+/// re-emitted unsuffixed.
+fn parse_count(key: &str, value: TokenStream, example: &str) -> syn::Result<LitInt> {
     let not_a_count = |tokens: &dyn ToTokens| {
-        let message =
-            format!("`#[pooled]` option `max_idle` must be a `usize` literal: `{example}`");
+        let message = format!("`#[pooled]` option `{key}` must be a `usize` literal: `{example}`");
         syn::Error::new_spanned(tokens, message)
     };
     let lit = syn::parse2::<LitInt>(value.clone()).map_err(|_| not_a_count(&value))?;
@@ -239,7 +246,7 @@ mod tests {
         assert_eq!(
             errors(&options),
             [
-                "unknown `#[pooled]` option `size`; expected one of `?Send`, `crate`, `name`, `max_idle`",
+                "unknown `#[pooled]` option `size`; expected one of `?Send`, `crate`, `name`, `max_idle`, `prewarm`",
                 "duplicate `#[pooled]` option `name`",
                 "`#[pooled]` option `max_idle` must be a `usize` literal: `max_idle = 64`",
                 "expected a string literal: `crate = \"path::to::flowcoro\"`",

@@ -382,7 +382,8 @@ fn method_options(
         let message = "`?Send` goes on the trait and on its impl blocks, for all their methods";
         errors.push(syn::Error::new(span, message));
     }
-    if !has_body && (config.name.is_some() || config.max_idle.is_some()) {
+    if !has_body && (config.name.is_some() || config.max_idle.is_some() || config.prewarm.is_some())
+    {
         let message = format!(
             "`#[pooled]` options on a trait method apply to its default body, and `{ident}` \
              has none; put them on `{ident}` in the impl blocks"

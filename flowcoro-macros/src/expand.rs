@@ -190,6 +190,7 @@ pub(crate) fn frame(
         None => quote_spanned!(mixed=> ::core::concat!(::core::module_path!(), #name_suffix)),
     };
     let max_idle = config.max_idle.as_ref().map(|n| quote_spanned!(mixed=> .with_max_idle(#n)));
+    let prewarm = config.prewarm.as_ref().map(|n| quote_spanned!(mixed=> .with_prewarm(#n)));
 
     let (output, declared_span) = match &sig.output {
         ReturnType::Default => (quote_spanned!(mixed=> ()), sig.paren_token.span.close()),
@@ -220,7 +221,7 @@ pub(crate) fn frame(
     let prelude = quote_spanned! {mixed=>
         #(#inner)*
         let __pool: &'static #private::FramePool = {
-            static POOL: #private::FramePool = #private::FramePool::new(#pool_name)#max_idle;
+            static POOL: #private::FramePool = #private::FramePool::new(#pool_name)#max_idle #prewarm;
             &POOL
         };
     };

@@ -52,8 +52,11 @@ use proc_macro::TokenStream;
 /// - `name = "label"`: the pool's name in [`pools`](https://docs.rs/flowcoro/latest/flowcoro/fn.pools.html)
 ///   and `report` (default: the module path and the function's name,
 ///   `my_crate::module::name`).
-/// - `max_idle = N`: how many frames the pool keeps cached when they come
-///   back (default `flowcoro::DEFAULT_MAX_IDLE`).
+/// - `max_idle = N`: a cap on the frames the pool keeps cached when they
+///   come back, per layout class (default: none; the bound follows the
+///   pool's recent peak of live frames and decays after it).
+/// - `prewarm = N`: frames the pool reserves in one batch on the first call,
+///   so the first `N` concurrent calls need no allocation.
 ///
 /// # Expansion
 ///

@@ -1,4 +1,4 @@
-//! `name`, `max_idle` and `crate` options.
+//! `name`, `max_idle`, `prewarm` and `crate` options.
 
 use flowcoro::pooled;
 
@@ -22,6 +22,11 @@ async fn uncached() {}
 #[pooled]
 async fn default_name() {}
 
+#[pooled(prewarm = 8, name = "prewarmed")]
+async fn prewarmed(x: u64) -> u64 {
+    x * 3
+}
+
 pub(crate) fn main() {
     use futures::executor::block_on;
     let fut = named(1);
@@ -38,6 +43,12 @@ pub(crate) fn main() {
     // No `max_idle`: the pool tunes its idle bound from its recent peak.
     assert_eq!(fut.pool().max_idle(), None);
     block_on(fut);
+    let fut = prewarmed(2);
+    assert_eq!(fut.pool().prewarm(), 8);
+    // The first call reserved eight frames at once and took one of them.
+    let stats = fut.pool().stats();
+    assert_eq!((stats.allocations, stats.fresh, stats.live, stats.idle), (1, 0, 1, 7));
+    assert_eq!(block_on(fut), 6);
 
     let stats = flowcoro::pools();
     let custom = stats.iter().find(|s| s.name == "custom pool").expect("the pool is registered");

@@ -1,6 +1,6 @@
 use flowcoro::pooled;
 
-#[pooled(prewarm = 4)]
+#[pooled(capacity = 4)]
 async fn a() {}
 
 #[pooled(name = "b", size = 1)]
