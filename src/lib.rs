@@ -28,7 +28,44 @@
 //! when the future completes or is dropped. Its behaviour is the `async
 //! fn`'s: same laziness, same drop order of arguments, `Send` exactly when
 //! the `async fn`'s future would be, in crates of any edition. Options:
-//! `name = "label"`, `max_idle = N`, `crate = "path"`.
+//! `name = "label"`, `max_idle = N`, `prewarm = N`, `crate = "path"`.
+//!
+//! # `dyn` async traits without a `Box`
+//!
+//! `#[pooled]` on a trait makes its `async fn`s return [`PooledDyn`] (or
+//! [`LocalPooledDyn`] with `#[pooled(?Send)]`), so the trait is
+//! dyn-compatible; `#[pooled]` on each impl block gives every method its own
+//! pool:
+//!
+//! ```
+//! use flowcoro::pooled;
+//!
+//! #[pooled]
+//! trait Greeter {
+//!     async fn greet(&self, name: &str) -> String;
+//! }
+//!
+//! struct English;
+//!
+//! #[pooled]
+//! impl Greeter for English {
+//!     async fn greet(&self, name: &str) -> String {
+//!         format!("hello, {name}")
+//!     }
+//! }
+//!
+//! let greeters: Vec<Box<dyn Greeter>> = vec![Box::new(English)];
+//! let hello = futures::executor::block_on(greeters[0].greet("pool"));
+//! assert_eq!(hello, "hello, pool");
+//! ```
+//!
+//! # Memory
+//!
+//! A pool keeps the frames its recent peak needs and gives the rest back as
+//! the peak decays ([`DECAY_HOLD`], [`DECAY_HALF_LIFE`]); `max_idle` caps
+//! it, `prewarm` reserves frames up front, [`set_idle_budget`] caps idle
+//! bytes across pools and [`trim_all`] frees what is cached now. See
+//! [`FramePool`] for the details and [`PoolStats`] for what is counted.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
