@@ -340,7 +340,14 @@ impl FramePool {
         }
         let class = shared.class_for(key);
         if class.is_none() {
-            if let Some(sc) = size_class_pool(key).filter(|sc| !core::ptr::eq(*sc, self)) {
+            // A size-class pool takes the layout only if it has a class for
+            // it: its frames are then always given back by class, never
+            // freed with a layout (a heap fallback there would be freed with
+            // the future's own layout, not the one it was allocated with).
+            let sc = size_class_pool(key)
+                .filter(|sc| !core::ptr::eq(*sc, self))
+                .filter(|sc| sc.shared().class_for(sc_key(key)).is_some());
+            if let Some(sc) = sc {
                 if let Some(lp) = local_pool_or_insert(idx, self) {
                     // SAFETY: see `local_pool`.
                     let lp = unsafe { lp.as_ref() };
@@ -991,12 +998,18 @@ impl LocalState {
     }
 
     fn remember_redirect(&mut self, key: ClassKey, pool: &'static FramePool) {
+        if self.redirect(key).is_some() {
+            return;
+        }
         if let Some(slot) = self.redirects.iter_mut().find(|(k, _)| *k == ClassKey::EMPTY) {
             *slot = (key.bits(), Some(pool));
         }
     }
 
     fn remember(&mut self, key: ClassKey, class: usize) {
+        if self.lookup(key).is_some() {
+            return;
+        }
         if let Some(slot) = self.seen.iter_mut().find(|(k, _)| *k == ClassKey::EMPTY) {
             *slot = (key.bits(), class as u8);
         }
@@ -1231,3 +1244,27 @@ pub fn trim_all() -> usize {
 use crate::layout::KeyOf;
 use crate::pooled::Pooled;
 use crate::stats::Report;
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn seen_keys(pool: &'static FramePool) -> Vec<u64> {
+        let lp = local_pool(pool.index.load(StdOrdering::Acquire)).expect("this thread's cache");
+        // SAFETY: a short shared borrow on this thread; no pool call runs
+        // while it lives.
+        let st = unsafe { &*lp.as_ref().state.get() };
+        st.seen.iter().map(|&(k, _)| k).filter(|&k| k != ClassKey::EMPTY).collect()
+    }
+
+    #[test]
+    fn slow_takes_remember_a_layout_once() {
+        static POOL: FramePool = FramePool::new("pool::tests::remember");
+        // Every one of these takes the slow path (new memory each time).
+        let small: Vec<_> = (0..20).map(|i| POOL.alloc(async move { i })).collect();
+        let large: Vec<_> = (0..20).map(|_| POOL.alloc(std::future::ready([0u8; 300]))).collect();
+        let keys = seen_keys(&POOL);
+        assert_eq!(keys.len(), 2, "one entry per layout, not per slow take: {keys:?}");
+        drop((small, large));
+    }
+}
