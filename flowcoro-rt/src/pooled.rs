@@ -163,19 +163,9 @@ impl<F: Future> Pooled<F> {
 
 /// What a type-erased handle needs to know of its future.
 struct Vtable {
-    /// Polls the `F` in the frame; on `Ready`, writes the output to `out`,
-    /// destroys the future and gives the frame back (one indirect call per
-    /// completion), and returns `true`.
-    /// The handle's frame slot is passed in and emptied before the future is
-    /// destroyed, so a panic in its drop can't lead the handle to destroy it
-    /// twice.
-    poll: unsafe fn(
-        &mut Option<NonNull<()>>,
-        &'static FramePool,
-        u8,
-        &mut Context<'_>,
-        *mut (),
-    ) -> bool,
+    /// Polls the `F` in the frame; on `Ready`, writes the output to `out` and
+    /// returns `true`.
+    poll: unsafe fn(NonNull<()>, &mut Context<'_>, *mut ()) -> bool,
     /// [`destroy`] for the `F` in the frame.
     destroy: unsafe fn(&'static FramePool, NonNull<()>, u8),
 }
@@ -187,27 +177,15 @@ impl<F: Future> VtableOf<F> {
 }
 
 /// # Safety
-/// `slot` holds a frame with a valid, pinned `F`, taken from `pool` with
-/// `class`, that only the caller reaches; `out` is valid for a write of
-/// `F::Output`. On `Ready` the slot is emptied and the frame given back.
-unsafe fn poll_erased<F: Future>(
-    slot: &mut Option<NonNull<()>>,
-    pool: &'static FramePool,
-    class: u8,
-    cx: &mut Context<'_>,
-    out: *mut (),
-) -> bool {
-    let frame = slot.expect("a live frame");
+/// `frame` holds a valid, pinned `F` that only the caller reaches; `out` is
+/// valid for a write of `F::Output`.
+unsafe fn poll_erased<F: Future>(frame: NonNull<()>, cx: &mut Context<'_>, out: *mut ()) -> bool {
     // SAFETY: the caller's contract: a valid `F` that never moves.
     let fut = unsafe { Pin::new_unchecked(&mut *frame.cast::<F>().as_ptr()) };
     match fut.poll(cx) {
         Poll::Ready(v) => {
             // SAFETY: the caller gives us room for an `F::Output`.
             unsafe { out.cast::<F::Output>().write(v) };
-            *slot = None;
-            // SAFETY: the future completed and the handle no longer lists
-            // the frame: this is its last use.
-            unsafe { destroy::<F>(pool, frame.cast(), class) };
             true
         }
         Poll::Pending => false,
@@ -244,24 +222,19 @@ impl<T> RawDyn<T> {
 
     #[inline]
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<T> {
-        if self.frame.is_none() {
+        let Some(frame) = self.frame else {
             panic!("`PooledDyn` future polled after completion");
-        }
-        let mut out = core::mem::MaybeUninit::<T>::uninit();
-        // If the poll unwinds, the handle still owns the frame and its drop
-        // destroys it, as for `Pooled`.
-        // SAFETY: the frame holds the future the vtable was made for, taken
-        // from `self.pool` with `self.class`; only this handle reaches it and
-        // it never moves; `out` has room for its output.
-        let ready = unsafe {
-            (self.vtable.poll)(&mut self.frame, self.pool, self.class, cx, out.as_mut_ptr().cast())
         };
-        if !ready {
+        let mut out = core::mem::MaybeUninit::<T>::uninit();
+        // SAFETY: the frame holds the future the vtable was made for; only
+        // this handle reaches it and it never moves; `out` has room for its
+        // output.
+        if !unsafe { (self.vtable.poll)(frame, cx, out.as_mut_ptr().cast()) } {
             return Poll::Pending;
         }
-        // The poll emptied the slot, destroyed the future and gave the frame
-        // back.
-        debug_assert!(self.frame.is_none());
+        self.frame = None;
+        // SAFETY: the future completed and no one reaches the frame again.
+        unsafe { (self.vtable.destroy)(self.pool, frame, self.class) };
         // SAFETY: `poll` returned `true`, so it wrote the output.
         Poll::Ready(unsafe { out.assume_init() })
     }
