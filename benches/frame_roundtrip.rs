@@ -95,35 +95,69 @@ fn one_thread(c: &mut Criterion) {
     g.finish();
 }
 
-/// Runs `iters` creations on this thread and drops on another, in batches
-/// (as a work-stealing executor hands tasks over), and times the whole flow.
-fn cross<T: Send + 'static>(iters: u64, make: impl Fn() -> T) -> Duration {
-    const BATCH: usize = 256;
-    let (to_consumer, from_producer) = mpsc::sync_channel::<Vec<T>>(4);
-    let (to_producer, recycled) = mpsc::channel::<Vec<T>>();
-    for _ in 0..6 {
-        to_producer.send(Vec::with_capacity(BATCH)).unwrap();
-    }
-    let consumer = thread::spawn(move || {
-        for mut batch in from_producer {
-            batch.clear(); // drops every future here
-            if to_producer.send(batch).is_err() {
-                break;
-            }
+/// A thread that drops whatever batches it is sent, as a work-stealing
+/// executor's other worker would. It lives for a whole benchmark, like a
+/// runtime's workers, so its cache is warm as theirs would be.
+struct Dropper<T: Send + 'static> {
+    to_consumer: Option<mpsc::SyncSender<Vec<T>>>,
+    /// Empty batches, back from the consumer (or put back after a run).
+    recycled: mpsc::Receiver<Vec<T>>,
+    refill: mpsc::Sender<Vec<T>>,
+    consumer: Option<thread::JoinHandle<()>>,
+}
+
+const BATCH: usize = 256;
+const IN_FLIGHT: usize = 6;
+
+impl<T: Send + 'static> Dropper<T> {
+    fn new() -> Self {
+        let (to_consumer, from_producer) = mpsc::sync_channel::<Vec<T>>(IN_FLIGHT);
+        let (refill, recycled) = mpsc::channel::<Vec<T>>();
+        for _ in 0..IN_FLIGHT {
+            refill.send(Vec::with_capacity(BATCH)).unwrap();
         }
-    });
-    let start = Instant::now();
-    let mut left = iters as usize;
-    while left > 0 {
-        let mut batch = recycled.recv().unwrap();
-        let n = left.min(BATCH);
-        batch.extend((0..n).map(|_| make()));
-        left -= n;
-        to_consumer.send(batch).unwrap();
+        let to_producer = refill.clone();
+        let consumer = thread::spawn(move || {
+            for mut batch in from_producer {
+                batch.clear(); // drops every future here
+                if to_producer.send(batch).is_err() {
+                    break;
+                }
+            }
+        });
+        Dropper { to_consumer: Some(to_consumer), recycled, refill, consumer: Some(consumer) }
     }
-    drop(to_consumer);
-    consumer.join().unwrap();
-    start.elapsed()
+
+    /// Creates `iters` futures here, in batches, and has them dropped there;
+    /// times the whole flow, until the last batch is dropped.
+    fn run(&self, iters: u64, make: impl Fn() -> T) -> Duration {
+        let to_consumer = self.to_consumer.as_ref().unwrap();
+        let start = Instant::now();
+        let mut left = iters as usize;
+        while left > 0 {
+            let mut batch = self.recycled.recv().unwrap();
+            let n = left.min(BATCH);
+            batch.extend((0..n).map(|_| make()));
+            left -= n;
+            to_consumer.send(batch).unwrap();
+        }
+        // Every batch back empty: everything was dropped.
+        let back: Vec<_> = (0..IN_FLIGHT).map(|_| self.recycled.recv().unwrap()).collect();
+        let elapsed = start.elapsed();
+        for b in back {
+            self.refill.send(b).unwrap();
+        }
+        elapsed
+    }
+}
+
+impl<T: Send + 'static> Drop for Dropper<T> {
+    fn drop(&mut self) {
+        drop(self.to_consumer.take());
+        if let Some(c) = self.consumer.take() {
+            c.join().unwrap();
+        }
+    }
 }
 
 fn cross_thread(c: &mut Criterion) {
@@ -133,13 +167,16 @@ fn cross_thread(c: &mut Criterion) {
         ($n:literal) => {{
             static POOL: FramePool = FramePool::new(concat!("bench::cross_", $n));
             g.bench_function(BenchmarkId::new("pooled", $n), |b| {
-                b.iter_custom(|iters| cross(iters, || POOL.alloc_with(|| leaf::<$n>(black_box(1)))))
+                let d = Dropper::new();
+                b.iter_custom(|iters| d.run(iters, || POOL.alloc_with(|| leaf::<$n>(black_box(1)))))
             });
             g.bench_function(BenchmarkId::new("box_pin_system", $n), |b| {
-                b.iter_custom(|iters| cross(iters, || Box::pin(leaf::<$n>(black_box(1)))))
+                let d = Dropper::new();
+                b.iter_custom(|iters| d.run(iters, || Box::pin(leaf::<$n>(black_box(1)))))
             });
             g.bench_function(BenchmarkId::new("box_pin_mimalloc", $n), |b| {
-                b.iter_custom(|iters| cross(iters, || MiBox::pin(leaf::<$n>(black_box(1)))))
+                let d = Dropper::new();
+                b.iter_custom(|iters| d.run(iters, || MiBox::pin(leaf::<$n>(black_box(1)))))
             });
         }};
     }
