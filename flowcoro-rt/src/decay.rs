@@ -1,11 +1,16 @@
 //! Idle memory that gives itself back: the clock tick and the decaying peak.
 //!
-//! No thread of ours and no clock read per call: a thread looks at the clock
-//! only every [`TICK`] reuses of a pool, and then only through a cheap
-//! cycle-counter filter, so a busy thread reads the real clock about once per
-//! millisecond at most. A decay step, at most every [`STEP`] per pool, sets
-//! the pool's idle bound from its recent peak of live frames and gives the
-//! excess back to the allocator.
+//! No thread of ours and no clock read per call: a thread ticks every
+//! [`TICK`] reuses of a pool, and looks at a cheap cycle counter there. Ticks
+//! that come close together (a busy thread) widen the interval, up to
+//! [`MAX_TICK`] reuses, so a busy fast path pays almost nothing; ticks far
+//! apart (light traffic) and the slow-path events of a burst (a magazine
+//! spilled to or refilled from the depot, new memory) bring it back to
+//! [`TICK`], so light traffic after a burst is seen within a few dozen calls.
+//! The real clock is read at most about once per millisecond per thread. A
+//! decay step, at most every [`STEP`] per pool, sets the pool's idle bound
+//! from its recent peak of live frames and gives the excess back to the
+//! allocator.
 
 use core::cell::Cell;
 use std::sync::OnceLock;
@@ -17,8 +22,10 @@ pub const DECAY_HOLD: Duration = Duration::from_millis(500);
 /// ... and then the remembered peak, and the idle frames it justifies,
 /// halves every `DECAY_HALF_LIFE`.
 pub const DECAY_HALF_LIFE: Duration = Duration::from_secs(1);
-/// Reuses of a pool on one thread between two looks at the clock.
+/// Reuses of a pool on one thread between two ticks, at most ...
 pub(crate) const TICK: u64 = if cfg!(miri) { 4 } else { 32 };
+/// ... and, for a busy thread, at least.
+pub(crate) const MAX_TICK: u64 = if cfg!(miri) { 16 } else { 1024 };
 /// Least time between two decay steps of one pool.
 pub(crate) const STEP: Duration = Duration::from_millis(50);
 /// Least time between two passes over every pool (for the pools that see no
@@ -66,13 +73,17 @@ const MIN_CYCLES: u64 = 1 << 21;
 
 thread_local! {
     static LAST_LOOK: Cell<u64> = const { Cell::new(0) };
+    static LAST_TICK: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Called every [`TICK`] reuses: the current time, unless this thread looked
-/// at the clock too recently to bother.
+/// A tick of a pool on this thread, whose reuse interval is `interval`:
+/// the next interval, and the current time unless this thread looked at the
+/// clock too recently to bother.
 #[inline]
-pub(crate) fn look() -> Option<Instant> {
+pub(crate) fn tick(interval: u64) -> (u64, Option<Instant>) {
     let now = cycles();
+    let gap = LAST_TICK.with(|last| now.wrapping_sub(last.replace(now)));
+    let next = if gap < MIN_CYCLES { (interval * 2).min(MAX_TICK) } else { TICK };
     let recent = LAST_LOOK.with(|last| {
         if now.wrapping_sub(last.get()) < MIN_CYCLES {
             true
@@ -81,7 +92,7 @@ pub(crate) fn look() -> Option<Instant> {
             false
         }
     });
-    if recent { None } else { Some(Instant::now()) }
+    (next, if recent { None } else { Some(Instant::now()) })
 }
 
 #[cfg(all(test, not(loom)))]
@@ -107,10 +118,17 @@ mod tests {
     }
 
     #[test]
-    fn a_thread_looks_at_the_clock_rarely() {
-        // Two looks in a row: the second is too soon.
-        let _ = look();
-        let second = look();
-        assert!(second.is_none() || cfg!(miri));
+    fn busy_ticks_widen_and_look_at_the_clock_rarely() {
+        let (mut interval, _) = tick(TICK);
+        // Ticks in a row: too soon for the clock, and ever wider apart.
+        let (next, look) = tick(interval);
+        assert!(look.is_none() || cfg!(miri));
+        if !cfg!(miri) {
+            assert_eq!(next, (interval * 2).min(MAX_TICK));
+        }
+        for _ in 0..20 {
+            interval = tick(interval).0;
+        }
+        assert!(interval == MAX_TICK || cfg!(miri));
     }
 }

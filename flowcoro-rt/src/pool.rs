@@ -238,7 +238,7 @@ impl FramePool {
     /// on another thread travel in; never above `max_idle`.
     fn tuned_limit(&self, peak: u64) -> u64 {
         let in_transit = self.magazine() as u64;
-        (peak + in_transit).max(self.idle_floor()).min(self.max_idle as u64)
+        peak.saturating_add(in_transit).max(self.idle_floor()).min(self.max_idle as u64)
     }
 
     /// Places `fut` in a frame of this pool.
@@ -314,8 +314,9 @@ impl FramePool {
                 if let Some(ptr) = st.mags[class & CLASS_MASK].pop() {
                     let reused = lp.counters.reused.load(Relaxed).wrapping_add(1);
                     lp.counters.reused.store(reused, Relaxed);
-                    if reused % decay::TICK == 0 {
-                        self.tick();
+                    if reused & (st.tick_interval - 1) == 0 {
+                        // `tick` touches no thread-local cache state.
+                        st.tick_interval = self.tick(st.tick_interval);
                     }
                     return (self, Frame { ptr, class: class as u8 });
                 }
@@ -370,6 +371,9 @@ impl FramePool {
                 return frame;
             };
             st.remember(key, class);
+            // A slow take (refill or new memory): traffic may be changing,
+            // watch the clock closely again.
+            st.tick_interval = decay::TICK;
             if self.prewarm > 0 {
                 self.prewarm_once(class);
             }
@@ -418,6 +422,7 @@ impl FramePool {
                 // SAFETY: the caller gives us the frame, a free frame of
                 // `class`, at least a `FreeNode` in size and alignment.
                 if let Some(spill) = unsafe { st.mags[class].push(frame.ptr) } {
+                    st.tick_interval = decay::TICK;
                     lp.spill(class, spill);
                 }
                 return;
@@ -451,6 +456,7 @@ impl FramePool {
             let st = unsafe { &mut *lp.state.get() };
             // SAFETY: the caller gives us the free frame of `class`.
             if let Some(spill) = unsafe { st.mags[class].push(frame.ptr) } {
+                st.tick_interval = decay::TICK;
                 lp.spill(class, spill);
             }
         });
@@ -508,12 +514,14 @@ impl FramePool {
 }
 
 impl FramePool {
-    /// Every [`decay::TICK`] reuses on a thread: maybe a decay step.
+    /// Every `interval` reuses on a thread: maybe a decay step. Returns the
+    /// next interval.
     #[cold]
     #[inline(never)]
-    fn tick(&'static self) {
-        let Some(now) = decay::look() else {
-            return;
+    fn tick(&'static self, interval: u64) -> u64 {
+        let (next, now) = decay::tick(interval);
+        let Some(now) = now else {
+            return next;
         };
         self.decay_step(now);
         let ms = decay::millis(now);
@@ -525,6 +533,7 @@ impl FramePool {
         {
             decay_pass(now);
         }
+        next
     }
 
     /// Sets the idle bound from the recent peak and gives the depot's excess
@@ -868,7 +877,7 @@ impl Shared {
         s.live = t.live();
         s.peak_live = reg.peak;
         s.idle = t.idle();
-        s.reserved_bytes = t.bytes_in.wrapping_sub(t.bytes_out);
+        s.reserved_bytes = t.bytes_in.saturating_sub(t.bytes_out);
         s.decayed = t.decayed;
         s.trimmed = t.trimmed;
         s
@@ -985,6 +994,9 @@ struct LocalState {
     /// Keys this pool has no class for, and the size-class pool serving each.
     redirects: [(u64, Option<&'static FramePool>); SEEN],
     mags: [Magazines; CLASSES],
+    /// Reuses between two decay ticks: a power of two from [`decay::TICK`]
+    /// to [`decay::MAX_TICK`], back to the least on every slow-path event.
+    tick_interval: u64,
 }
 
 impl LocalState {
@@ -1026,6 +1038,7 @@ impl LocalPool {
             state: UnsafeCell::new(LocalState {
                 seen: [(ClassKey::EMPTY, 0); SEEN],
                 redirects: [(ClassKey::EMPTY, None); SEEN],
+                tick_interval: decay::TICK,
                 mags: core::array::from_fn(|_| Magazines::new(cap)),
             }),
         });

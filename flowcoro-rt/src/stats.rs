@@ -92,21 +92,22 @@ impl Totals {
         self.trimmed = self.trimmed.wrapping_add(o.trimmed);
     }
 
-    /// Frames handed out and not yet back. A frame freed on another thread
-    /// than the one that took it makes one thread's share negative, hence the
-    /// wrapping sums; the total is exact once the threads are quiescent.
+    /// Frames handed out and not yet back. Exact once the threads are
+    /// quiescent; a snapshot of running threads may see a free before the
+    /// allocation it matches (another thread's counters, read a moment
+    /// apart), so it saturates at zero rather than wrapping.
     pub fn live(&self) -> u64 {
-        self.allocations.wrapping_sub(self.frees)
+        self.allocations.saturating_sub(self.frees)
     }
 
     /// Cached frames: memory the pool holds minus the pooled frames in use.
     pub fn idle(&self) -> u64 {
-        let held = self.fresh.wrapping_add(self.prewarmed).wrapping_sub(self.released);
+        let held = (self.fresh + self.prewarmed).saturating_sub(self.released);
         let pooled_live = self
             .allocations
-            .wrapping_sub(self.heap_fallbacks)
-            .wrapping_sub(self.frees.wrapping_sub(self.heap_frees));
-        held.wrapping_sub(pooled_live)
+            .saturating_sub(self.heap_fallbacks)
+            .saturating_sub(self.frees.saturating_sub(self.heap_frees));
+        held.saturating_sub(pooled_live)
     }
 }
 
@@ -255,6 +256,15 @@ mod tests {
         assert_eq!(t.live(), 3);
         // Memory for 3 + 4 - 2 = 5 pooled frames; 9 - 6 = 3 of them in use.
         assert_eq!(t.idle(), 2);
+    }
+
+    #[test]
+    fn a_snapshot_ahead_on_frees_saturates_instead_of_wrapping() {
+        // Another thread's frees read a moment after this thread's
+        // allocations: more frees than allocations, for an instant.
+        let t = Totals { allocations: 5, reused: 5, frees: 7, fresh: 2, ..Totals::default() };
+        assert_eq!(t.live(), 0);
+        assert!(t.idle() <= 2);
     }
 
     #[test]
