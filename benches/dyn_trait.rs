@@ -18,12 +18,15 @@
 //! with mimalloc as the global allocator.
 
 use std::hint::black_box;
-use std::pin::{Pin, pin};
-use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
+use criterion::{BenchmarkGroup, BenchmarkId, Throughput};
+
+// The helpers every comparative bench shares (a path from this file, so it
+// also resolves where `dyn_trait_mimalloc` includes this file).
+#[path = "support/mod.rs"]
+mod support;
+use support::{await_in_loop, yield_once};
 
 // Unused where another bench binary includes this file as a module.
 #[allow(dead_code)]
@@ -33,11 +36,7 @@ fn main() {
 
 /// Runs the group `name` and prints criterion's summary.
 pub(crate) fn run(name: &str) {
-    let mut c = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .without_plots()
-        .configure_from_args();
+    let mut c = support::config().configure_from_args();
     let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Elements(1));
     sized::<64>(&mut g, &Leaf64(1), &Leaf64(1), &Leaf64(1));
@@ -69,47 +68,6 @@ fn sized<const N: usize>(
     });
 }
 
-/// Awaits `iters` calls of `call` one after the other in one task.
-fn await_in_loop<F: Future<Output = u8>>(iters: u64, call: impl Fn(u8) -> F) -> Duration {
-    let start = Instant::now();
-    let acc = block_on(async {
-        let mut acc = 0u8;
-        for i in 0..iters {
-            acc ^= call(i as u8).await;
-        }
-        acc
-    });
-    black_box(acc);
-    start.elapsed()
-}
-
-/// Polls `fut` to completion on this thread with a waker that does nothing.
-fn block_on<F: Future>(fut: F) -> F::Output {
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-}
-
-/// Suspends once: the first poll wakes the task and returns `Pending`.
-struct YieldOnce(bool);
-
-impl Future for YieldOnce {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if std::mem::replace(&mut self.0, true) {
-            Poll::Ready(())
-        } else {
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
-
 /// The statically dispatched forms of a leaf, for `sized`.
 trait Direct {
     fn direct(&self, seed: u8) -> impl Future<Output = u8> + Send;
@@ -123,7 +81,7 @@ macro_rules! leaf_body {
         let mut buf = [0u8; $n];
         buf[0] = $seed;
         black_box(&mut buf);
-        YieldOnce(false).await;
+        yield_once().await;
         black_box(&buf)[$n - 1] ^ $seed ^ $self.0
     }};
 }

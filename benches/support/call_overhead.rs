@@ -11,12 +11,10 @@
 //! Every call suspends once, so the leaf's buffer really lives in its frame
 //! across an await. The loop runs in one task on a no-op executor.
 
-use std::time::{Duration, Instant};
-
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 
-use crate::support::{block_on, leaf, pooled_1k, pooled_4k, pooled_16k, pooled_64};
+use crate::support::{await_in_loop, leaf, pooled_1k, pooled_4k, pooled_16k, pooled_64};
 
 /// Runs the group `name`.
 pub(crate) fn bench(c: &mut Criterion, name: &str) {
@@ -46,18 +44,4 @@ fn sized<const N: usize, F: Future<Output = u8>>(
     g.bench_function(BenchmarkId::new("pooled", N), |b| {
         b.iter_custom(|iters| await_in_loop(iters, pooled))
     });
-}
-
-/// Awaits `iters` calls of `call` one after the other in one task.
-fn await_in_loop<F: Future<Output = u8>>(iters: u64, call: impl Fn(u8) -> F) -> Duration {
-    let start = Instant::now();
-    let acc = block_on(async {
-        let mut acc = 0u8;
-        for i in 0..iters {
-            acc ^= call(i as u8).await;
-        }
-        acc
-    });
-    std::hint::black_box(acc);
-    start.elapsed()
 }

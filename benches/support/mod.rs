@@ -6,7 +6,7 @@
 use std::hint::black_box;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 
@@ -32,6 +32,24 @@ pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
             return out;
         }
     }
+}
+
+/// Awaits `iters` calls of `call` one after the other in one task; times
+/// the loop.
+pub(crate) fn await_in_loop<F: Future<Output = u8>>(
+    iters: u64,
+    call: impl Fn(u8) -> F,
+) -> Duration {
+    let start = Instant::now();
+    let acc = block_on(async {
+        let mut acc = 0u8;
+        for i in 0..iters {
+            acc ^= call(i as u8).await;
+        }
+        acc
+    });
+    black_box(acc);
+    start.elapsed()
 }
 
 /// Suspends once: the first poll wakes the task and returns `Pending`, the

@@ -30,8 +30,10 @@ fn new_slot() -> NonNull<u8> {
     NonNull::new(p.cast()).unwrap()
 }
 
-/// # Safety: `p` came from `new_slot` and is not used again.
+/// # Safety
+/// `p` came from `new_slot` and is not used again.
 unsafe fn free_slot(p: NonNull<u8>) {
+    // SAFETY: the caller hands back a box made by `new_slot`, once.
     drop(unsafe { Box::from_raw(p.as_ptr().cast::<Slot>()) });
 }
 
@@ -117,6 +119,7 @@ fn a_frame_freed_on_another_thread_is_reused_without_a_race() {
         // SAFETY: a fresh frame handed to A's cache.
         assert!(unsafe { a.push(f) }.is_none());
         let frame = a.pop().unwrap();
+        // SAFETY: loom checks that no other access to the payload races this one.
         payload(frame).with_mut(|v| unsafe { *v = 1 });
 
         let d = depot.clone();
@@ -125,6 +128,7 @@ fn a_frame_freed_on_another_thread_is_reused_without_a_race() {
             let SendPtr(frame) = sent;
             // B completes the future, then frees the frame into its own cache;
             // the cache is full, so a magazine goes to the depot.
+            // SAFETY: as above; loom reports a race if the hand-off were not ordered.
             payload(frame).with_mut(|v| unsafe { *v += 1 });
             let mut b = Magazines::new(1);
             let extra = new_slot();
@@ -150,6 +154,7 @@ fn a_frame_freed_on_another_thread_is_reused_without_a_race() {
         if let Some(batch) = depot.pop() {
             a.load(batch);
             while let Some(p) = a.pop() {
+                // SAFETY: as above: a frame taken from the depot is ours alone.
                 payload(p).with_mut(|v| unsafe { *v += 10 });
                 got.push(p);
             }
