@@ -570,26 +570,22 @@ impl FramePool {
             }
             reg.prewarmed = true;
         }
-        let frames = self.idle_floor() as usize;
         let key = shared.key(class);
-        let mut batch = List::new();
         let mut kept = Totals::default();
-        for _ in 0..frames {
-            // SAFETY: a fresh frame of `class`, ours alone.
-            unsafe { batch.push(fresh_alloc(key)) };
-            if batch.len() == MAGAZINE || batch.len() == frames {
-                kept.prewarmed += batch.len() as u64;
-                kept.bytes_in += (batch.len() * key.size()) as u64;
-                // The floor keeps them: push past any limit.
-                if let Err(b) = shared.depot_push(class, batch.take(), usize::MAX) {
-                    batch = b;
-                }
+        let mut left = self.idle_floor() as usize;
+        while left > 0 {
+            let n = left.min(MAGAZINE);
+            let mut batch = List::new();
+            for _ in 0..n {
+                // SAFETY: a fresh frame of `class`, ours alone.
+                unsafe { batch.push(fresh_alloc(key)) };
             }
-        }
-        if !batch.is_empty() {
-            kept.prewarmed += batch.len() as u64;
-            kept.bytes_in += (batch.len() * key.size()) as u64;
-            let _ = shared.depot_push(class, batch, usize::MAX);
+            kept.prewarmed += n as u64;
+            kept.bytes_in += (n * key.size()) as u64;
+            // The floor keeps them: with no limit the depot takes every batch.
+            let taken = shared.depot_push(class, batch, usize::MAX);
+            debug_assert!(taken.is_ok());
+            left -= n;
         }
         lock(&shared.registry).retired.add(&kept);
     }
