@@ -357,6 +357,13 @@ impl Model {
         (MAGAZINE as u64).min(self.max_idle / 2)
     }
 
+    /// What one thread may cache per class: two magazines, and the hot frame
+    /// in front of them (none when magazines hold nothing).
+    fn thread_cache(&self) -> u64 {
+        let m = self.magazine();
+        2 * m + u64::from(m > 0)
+    }
+
     fn live_total(&self) -> u64 {
         self.live.iter().sum()
     }
@@ -535,9 +542,9 @@ impl Model {
         let largest = self.used.iter().map(|&u| frame_bytes(u)).max().unwrap_or(0);
         assert_eq!(s.frame_size as u64, largest, "{s:#?}");
         // Idle: each class's depot keeps at most `max_idle`, each caching
-        // thread at most two magazines per class.
+        // thread at most two magazines and a hot frame per class.
         let classes = self.classes().len() as u64;
-        let bound = classes * (self.max_idle + self.caching_threads() * 2 * self.magazine());
+        let bound = classes * (self.max_idle + self.caching_threads() * self.thread_cache());
         assert!(s.idle <= bound, "idle over {bound}: {s:#?}");
         // Reserved: live bytes, plus idle frames of the classes in use.
         let idle_bytes = s.reserved_bytes.checked_sub(self.live_bytes()).unwrap_or_else(|| {
@@ -559,7 +566,7 @@ impl Model {
         let s = self.pool.stats();
         let others = self.caching_threads() - 1;
         let classes = self.classes().len() as u64;
-        assert!(s.idle <= classes * others * 2 * self.magazine(), "idle after trim: {s:#?}");
+        assert!(s.idle <= classes * others * self.thread_cache(), "idle after trim: {s:#?}");
         if others == 0 {
             assert_eq!(s.idle, 0, "{s:#?}");
             assert_eq!(s.reserved_bytes, self.live_bytes(), "{s:#?}");

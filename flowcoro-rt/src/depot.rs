@@ -1,85 +1,93 @@
-//! The shared depot behind the per-thread caches: full batches of free frames
-//! of one class, exchanged whole under a lock that a thread takes once per
-//! magazine, never per call.
+//! The shared depot behind the per-thread caches: full magazines of free
+//! frames of one class, exchanged whole under a lock that a thread takes
+//! once per magazine, never per call, and the empty containers they travel
+//! in.
 // Items are `pub` so the loom models can reach them through `__loom`;
 // outside loom builds the module is private and they stay crate-internal.
 #![cfg_attr(not(loom), allow(unreachable_pub))]
 
-use core::ptr;
-
-use crate::freelist::{FreeNode, List};
+use crate::freelist::List;
 use crate::sync::{Mutex, lock};
 
+/// Empty containers a depot keeps for threads that spill; more are freed.
+const SPARE_CONTAINERS: usize = 16;
+
 #[derive(Debug)]
-struct Batches {
-    /// Head frame of the first batch; each batch head links the next.
-    head: *mut FreeNode,
+struct Stacks {
+    full: Vec<List>,
+    empty: Vec<List>,
     frames: usize,
 }
-
-// SAFETY: the depot owns the free frames it links (see `List`'s `Send`).
-unsafe impl Send for Batches {}
 
 /// Free frames of one class, shared by every thread of a pool.
 #[derive(Debug)]
 pub struct Depot {
-    batches: Mutex<Batches>,
+    stacks: Mutex<Stacks>,
 }
 
 impl Depot {
     #[cfg(not(loom))]
     pub const fn new() -> Depot {
-        Depot { batches: Mutex::new(Batches { head: ptr::null_mut(), frames: 0 }) }
+        Depot { stacks: Mutex::new(Stacks { full: Vec::new(), empty: Vec::new(), frames: 0 }) }
     }
 
     #[cfg(loom)]
     pub fn new() -> Depot {
-        Depot { batches: Mutex::new(Batches { head: ptr::null_mut(), frames: 0 }) }
+        Depot { stacks: Mutex::new(Stacks { full: Vec::new(), empty: Vec::new(), frames: 0 }) }
     }
 
     /// Frames held.
     pub fn frames(&self) -> usize {
-        lock(&self.batches).frames
+        lock(&self.stacks).frames
     }
 
-    /// Keeps `batch` if the depot stays within `limit` frames; otherwise
-    /// gives it back for the caller to free.
-    pub fn push(&self, batch: List, limit: usize) -> Result<(), List> {
+    /// Keeps `batch` if the depot stays within `limit` frames, and returns an
+    /// empty container in exchange (one without room if the depot has none);
+    /// otherwise gives the batch back for the caller to free.
+    pub fn push(&self, batch: List, limit: usize) -> Result<List, List> {
         if batch.is_empty() {
-            return Ok(());
+            return Ok(batch);
         }
-        let mut b = lock(&self.batches);
-        if b.frames + batch.len() > limit {
+        let mut s = lock(&self.stacks);
+        if s.frames + batch.len() > limit {
             return Err(batch);
         }
-        let len = batch.len();
-        let (head, _) = batch.into_raw();
-        // SAFETY: `head` is the first frame of a non-empty list we now own;
-        // its `FreeNode` is valid and only we touch it.
-        unsafe {
-            (*head).batch_next = b.head;
-            (*head).batch_len = len;
-        }
-        b.head = head;
-        b.frames += len;
-        Ok(())
+        s.frames += batch.len();
+        s.full.push(batch);
+        Ok(s.empty.pop().unwrap_or_default())
     }
 
-    /// Takes one batch.
-    pub fn pop(&self) -> Option<List> {
-        let mut b = lock(&self.batches);
-        if b.head.is_null() {
-            return None;
+    /// Takes one full batch, and keeps `empty` for a later spill: a refill
+    /// in one lock.
+    pub fn exchange(&self, empty: List) -> Option<List> {
+        debug_assert!(empty.is_empty());
+        let mut s = lock(&self.stacks);
+        if empty.has_room_for(1) && s.empty.len() < SPARE_CONTAINERS {
+            s.empty.push(empty);
         }
-        let head = b.head;
-        // SAFETY: `head` is a batch head pushed by `push`, which wrote both
-        // fields; the lock gives us exclusive access to it.
-        let (next, len) = unsafe { ((*head).batch_next, (*head).batch_len) };
-        b.head = next;
-        b.frames -= len;
-        debug_assert!(len > 0);
-        // SAFETY: `head` and `len` describe the list `push` took apart.
-        Some(unsafe { List::from_raw(head, len) })
+        let batch = s.full.pop()?;
+        s.frames -= batch.len();
+        Some(batch)
+    }
+
+    /// Takes one full batch.
+    pub fn pop(&self) -> Option<List> {
+        let mut s = lock(&self.stacks);
+        let batch = s.full.pop()?;
+        s.frames -= batch.len();
+        Some(batch)
+    }
+
+    /// Keeps an empty container for a later spill, if there is room for it.
+    pub fn put_empty(&self, empty: List) {
+        debug_assert!(empty.is_empty());
+        if !empty.has_room_for(1) {
+            return;
+        }
+        let mut s = lock(&self.stacks);
+        if s.empty.len() < SPARE_CONTAINERS {
+            s.empty.push(empty);
+        }
     }
 
     /// Takes every batch.

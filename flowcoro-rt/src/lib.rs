@@ -30,9 +30,9 @@
 //!
 //! # How the pool works
 //!
-//! Each thread keeps a small cache per pool and layout class (two
-//! "magazines" of free frames, after Bonwick's allocator); a shared depot per
-//! class takes and gives whole magazines. Allocating and freeing on one
+//! Each thread keeps a small cache per pool and layout class (the frame it
+//! freed last, then two "magazines" of free frames, after Bonwick's
+//! allocator); a shared depot per class takes and gives whole magazines. Allocating and freeing on one
 //! thread touch only that thread's cache: no lock, no atomic
 //! read-modify-write. A frame freed on another thread joins that thread's
 //! cache. Frames are allocated one by one and never move while in use. See
@@ -61,7 +61,7 @@ pub use stats::{PoolStats, Report};
 #[doc(hidden)]
 pub mod __loom {
     pub use crate::depot::Depot;
-    pub use crate::freelist::{FreeNode, List, Magazines};
+    pub use crate::freelist::{List, Magazines};
     pub use crate::stats::{Counters, Totals};
     pub use crate::sync::bump;
 }

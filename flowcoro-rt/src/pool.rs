@@ -3,7 +3,8 @@
 //! Shape of the memory path:
 //!
 //! ```text
-//!  alloc / free ──► thread cache (two magazines per class, no lock, no RMW)
+//!  alloc / free ──► thread cache (per class: the hot frame, then two
+//!                        │  magazines; no lock, no RMW)
 //!                        │  one full magazine at a time
 //!                        ▼
 //!                   depot (per class, a mutex taken once per magazine)
@@ -26,9 +27,9 @@ use std::time::Instant;
 use crate::decay;
 use crate::depot::Depot;
 use crate::freelist::{List, Magazines};
-use crate::layout::{ClassKey, MAX_POOLED_SIZE};
+use crate::layout::{ClassKey, MAX_POOLED_SIZE, MIN_ALIGN};
 use crate::stats::{Counters, PoolStats, Totals};
-use crate::sync::{AtomicU64, Mutex, Ordering::Relaxed, bump, lock};
+use crate::sync::{AtomicPtr, AtomicU64, Mutex, Ordering::Relaxed, bump, lock};
 
 /// Layout classes one pool serves from its own caches. A generic fn gets one
 /// class per distinct frame layout; past this many, a layout shares the
@@ -47,7 +48,8 @@ const SELF_TUNED: usize = usize::MAX;
 
 /// The cap on idle bytes across all pools (`u64::MAX`: none).
 static IDLE_BUDGET: AtomicU64Std = AtomicU64Std::new(u64::MAX);
-/// Bytes held in all pools' depots.
+/// Bytes held in all pools' depots, while a budget is set (see
+/// [`recount_depot_bytes`]).
 static DEPOT_BYTES: AtomicU64Std = AtomicU64Std::new(0);
 /// When the last pass over every pool ran, in [`decay::millis`].
 static LAST_PASS: AtomicU64Std = AtomicU64Std::new(0);
@@ -84,10 +86,13 @@ pub(crate) const HEAP: u8 = u8::MAX;
 /// # Cost
 ///
 /// An allocation and a free on the same thread each touch only that thread's
-/// cache: no lock, no atomic read-modify-write, no shared cache line. Every
-/// [`MAGAZINE`]-th free or allocation of a thread moves a whole batch to or from
-/// the pool's depot under a lock. A frame freed on another thread than the one
-/// that took it goes into the freeing thread's cache, as any other free.
+/// cache: no lock, no atomic read-modify-write, no shared cache line. A call
+/// that completes before the next one starts hands its frame over through a
+/// one-frame hot slot (a load and a store each way). Behind it, magazines are
+/// arrays of frame pointers: every [`MAGAZINE`]-th free or allocation of a
+/// thread moves a whole one to or from the pool's depot under a lock, without
+/// touching the frames. A frame freed on another thread than the one that
+/// took it goes into the freeing thread's cache, as any other free.
 ///
 /// # Memory
 ///
@@ -107,7 +112,8 @@ pub(crate) const HEAP: u8 = u8::MAX;
 /// - across all pools, never more than [`set_idle_budget`] bytes, the pools
 ///   over their share giving back first.
 ///
-/// Each thread keeps at most two magazines per class on top. A thread that
+/// Each thread keeps at most two magazines and a hot frame per class on top.
+/// A thread that
 /// exits hands its cached frames to the depot. [`trim`](FramePool::trim) frees
 /// what the depot and the calling thread's cache hold.
 ///
@@ -120,6 +126,9 @@ pub struct FramePool {
     prewarm: usize,
     /// Position in the global registry plus one; `0` until first use.
     index: AtomicUsize,
+    /// `index` if below [`NEAR`], else `0`: where this thread's cache for the
+    /// pool sits in the near table.
+    near: AtomicUsize,
     shared: OnceLock<Shared>,
 }
 
@@ -133,14 +142,12 @@ struct Shared {
     largest_heap: AtomicU64,
     /// Frames each depot may hold now: `max_idle`, or the self-tuned bound.
     idle_limit: AtomicU64,
-    /// Bytes held in this pool's depots.
-    depot_bytes: AtomicU64,
 }
 
 #[derive(Default)]
 struct Registry {
     /// One block per thread that has used the pool and not exited.
-    threads: Vec<CountersRef>,
+    threads: Vec<ThreadRef>,
     /// What exited threads, trims and orphan frees counted.
     retired: Totals,
     peak: u64,
@@ -173,6 +180,36 @@ pub(crate) struct Frame {
     pub(crate) class: u8,
 }
 
+/// A taken frame and its pool in two words, so that the out-of-line takes
+/// return in registers: frames are at least [`MIN_ALIGN`]-aligned, which
+/// leaves the class room in the address's low bits.
+#[derive(Clone, Copy)]
+struct Packed {
+    pool: &'static FramePool,
+    tagged: NonNull<u8>,
+}
+
+const TAG: usize = MIN_ALIGN - 1;
+const _: () = assert!(HEAP as usize & TAG == TAG && CLASSES <= TAG);
+
+impl Packed {
+    #[inline(always)]
+    fn new(pool: &'static FramePool, frame: Frame) -> Packed {
+        debug_assert!(frame.ptr.addr().get() & TAG == 0);
+        let class = usize::from(frame.class) & TAG;
+        Packed { pool, tagged: frame.ptr.map_addr(|a| a | class) }
+    }
+
+    #[inline(always)]
+    fn unpack(self) -> (&'static FramePool, Frame) {
+        let tag = self.tagged.addr().get() & TAG;
+        let class = if tag == TAG { HEAP } else { tag as u8 };
+        let ptr = self.tagged.as_ptr().map_addr(|a| a & !TAG);
+        let ptr = NonNull::new(ptr).expect("frames are never at address 0");
+        (self.pool, Frame { ptr, class })
+    }
+}
+
 static POOLS: std::sync::Mutex<Vec<&'static FramePool>> = std::sync::Mutex::new(Vec::new());
 
 impl FramePool {
@@ -184,6 +221,7 @@ impl FramePool {
             max_idle: SELF_TUNED,
             prewarm: 0,
             index: AtomicUsize::new(0),
+            near: AtomicUsize::new(0),
             shared: OnceLock::new(),
         }
     }
@@ -296,6 +334,9 @@ impl FramePool {
         all.push(self);
         let idx = all.len();
         self.index.store(idx, StdOrdering::Release);
+        if idx < NEAR {
+            self.near.store(idx, StdOrdering::Release);
+        }
         idx
     }
 
@@ -304,30 +345,70 @@ impl FramePool {
     /// classes.
     #[inline(always)]
     pub(crate) fn take(&'static self, key: ClassKey) -> (&'static FramePool, Frame) {
-        let idx = self.index.load(StdOrdering::Relaxed);
-        if let Some(lp) = local_pool(idx) {
+        if let Some(lp) = near_pool(self.near.load(StdOrdering::Relaxed)) {
+            // SAFETY: see `local_pool`.
+            let lp = unsafe { lp.as_ref() };
+            // SAFETY: a short borrow of this thread's state, see `local_pool`.
+            let st = unsafe { &mut *lp.state.get() };
+            // The first layout this thread asked for: a non-generic fn's only
+            // one. The others are looked up out of line.
+            let (first, class) = st.seen[0];
+            if first == key.bits() {
+                if let Some(frame) = self.take_cached(lp, st, class as usize) {
+                    return (self, frame);
+                }
+            }
+        }
+        self.take_other(key).unpack()
+    }
+
+    /// [`take`](FramePool::take) past the first step: a pool past the near
+    /// table, a layout other than the first one this thread asked for (a
+    /// generic fn's), or an empty cache.
+    #[inline(never)]
+    fn take_other(&'static self, key: ClassKey) -> Packed {
+        if let Some(lp) = local_pool(self.index.load(StdOrdering::Relaxed)) {
             // SAFETY: see `local_pool`.
             let lp = unsafe { lp.as_ref() };
             // SAFETY: a short borrow of this thread's state, see `local_pool`.
             let st = unsafe { &mut *lp.state.get() };
             if let Some(class) = st.lookup(key) {
-                if let Some(ptr) = st.mags[class & CLASS_MASK].pop() {
-                    let reused = lp.counters.reused.load(Relaxed).wrapping_add(1);
-                    lp.counters.reused.store(reused, Relaxed);
-                    if reused & (st.tick_interval - 1) == 0 {
-                        // `tick` touches no thread-local cache state.
-                        st.tick_interval = self.tick(st.tick_interval);
-                    }
-                    return (self, Frame { ptr, class: class as u8 });
+                if let Some(frame) = self.take_cached(lp, st, class) {
+                    return Packed::new(self, frame);
                 }
             }
         }
         self.take_slow(key)
     }
 
+    /// A cached frame of `class` from this thread's `lp`: the hot frame, or
+    /// one from the magazines.
+    #[inline(always)]
+    fn take_cached(
+        &'static self,
+        lp: &LocalPool,
+        st: &mut LocalState,
+        class: usize,
+    ) -> Option<Frame> {
+        let class = class & CLASS_MASK;
+        if let Some(ptr) = lp.hot[class].take() {
+            // Counted by the free that filled the slot.
+            return Some(Frame { ptr, class: class as u8 });
+        }
+        let ptr = st.mags[class].pop()?;
+        let reused = lp.counters.reused.load(Relaxed).wrapping_add(1);
+        lp.counters.reused.store(reused, Relaxed);
+        // A constant mask on a value already in a register: the adaptive
+        // interval is counted in `tick`, off this path.
+        if reused % decay::TICK == 0 {
+            self.tick(st);
+        }
+        Some(Frame { ptr, class: class as u8 })
+    }
+
     #[cold]
     #[inline(never)]
-    fn take_slow(&'static self, key: ClassKey) -> (&'static FramePool, Frame) {
+    fn take_slow(&'static self, key: ClassKey) -> Packed {
         let idx = self.register();
         let shared = self.shared();
         let redirected = local_pool(idx).and_then(|lp| {
@@ -337,7 +418,8 @@ impl FramePool {
             unsafe { &*lp.state.get() }.redirect(key)
         });
         if let Some(sc) = redirected {
-            return sc.take(sc_key(key));
+            let (sc, frame) = sc.take(sc_key(key));
+            return Packed::new(sc, frame);
         }
         let class = shared.class_for(key);
         if class.is_none() {
@@ -355,7 +437,8 @@ impl FramePool {
                     // SAFETY: a short borrow of this thread's state.
                     unsafe { &mut *lp.state.get() }.remember_redirect(key, sc);
                 }
-                return sc.take(sc_key(key));
+                let (sc, frame) = sc.take(sc_key(key));
+                return Packed::new(sc, frame);
             }
         }
         let local = local_pool_or_insert(idx, self).map(|lp| {
@@ -377,11 +460,15 @@ impl FramePool {
             if self.prewarm > 0 {
                 self.prewarm_once(class);
             }
+            if let Some(ptr) = lp.hot[class].take() {
+                // Counted by the free that filled the slot.
+                return Frame { ptr, class: class as u8 };
+            }
             let c = &lp.counters;
             let mags = &mut st.mags[class];
             let ptr = match mags.pop() {
                 Some(p) => Some(p),
-                None => shared.depot_pop(class).and_then(|batch| {
+                None => shared.depot_refill(class, mags.surplus()).and_then(|batch| {
                     mags.load(batch);
                     mags.pop()
                 }),
@@ -398,8 +485,8 @@ impl FramePool {
             Frame { ptr, class: class as u8 }
         });
         match local {
-            Some(frame) => (self, frame),
-            None => (self, shared.take_orphan(key, class)),
+            Some(frame) => Packed::new(self, frame),
+            None => Packed::new(self, shared.take_orphan(key, class)),
         }
     }
 
@@ -411,25 +498,62 @@ impl FramePool {
     #[inline(always)]
     pub(crate) unsafe fn give_back(&'static self, frame: Frame, key: ClassKey) {
         if frame.class != HEAP {
-            let idx = self.index.load(StdOrdering::Relaxed);
-            if let Some(lp) = local_pool(idx) {
-                // SAFETY: see `local_pool`.
-                let lp = unsafe { lp.as_ref() };
-                // SAFETY: a short borrow of this thread's state, see `local_pool`.
-                let st = unsafe { &mut *lp.state.get() };
-                bump(&lp.counters.frees, 1);
-                let class = frame.class as usize & CLASS_MASK;
-                // SAFETY: the caller gives us the frame, a free frame of
-                // `class`, at least a `FreeNode` in size and alignment.
-                if let Some(spill) = unsafe { st.mags[class].push(frame.ptr) } {
-                    st.tick_interval = decay::TICK;
-                    lp.spill(class, spill);
-                }
+            if let Some(lp) = near_pool(self.near.load(StdOrdering::Relaxed)) {
+                // SAFETY: see `local_pool`; the caller's frame.
+                unsafe { self.give_cached(lp.as_ref(), frame) };
+                return;
+            }
+        }
+        // SAFETY: forwarded from the caller.
+        unsafe { self.give_back_other(frame, key) }
+    }
+
+    /// [`give_back`](FramePool::give_back) for a pool past the near table,
+    /// or a frame that is not cached.
+    ///
+    /// # Safety
+    /// As [`FramePool::give_back`].
+    #[inline(never)]
+    unsafe fn give_back_other(&'static self, frame: Frame, key: ClassKey) {
+        if frame.class != HEAP {
+            if let Some(lp) = local_pool(self.index.load(StdOrdering::Relaxed)) {
+                // SAFETY: see `local_pool`; the caller's frame.
+                unsafe { self.give_cached(lp.as_ref(), frame) };
                 return;
             }
         }
         // SAFETY: forwarded from the caller.
         unsafe { self.give_back_slow(frame, key) }
+    }
+
+    /// Caches a free pooled frame in this thread's `lp`: in the hot slot, or
+    /// the magazines.
+    ///
+    /// # Safety
+    /// `lp` is this thread's cache for `self` (see `local_pool`); `frame`
+    /// came from `take` on this pool, with a class other than [`HEAP`], and no
+    /// longer holds a value.
+    #[inline(always)]
+    unsafe fn give_cached(&'static self, lp: &LocalPool, frame: Frame) {
+        let class = frame.class as usize & CLASS_MASK;
+        if lp.hot[class].put(frame.ptr) {
+            let n = lp.counters.hot_in.load(Relaxed).wrapping_add(1);
+            lp.counters.hot_in.store(n, Relaxed);
+            if n % decay::TICK == 0 {
+                // SAFETY: a short borrow of this thread's state, see
+                // `local_pool`.
+                self.tick(unsafe { &mut *lp.state.get() });
+            }
+            return;
+        }
+        // SAFETY: a short borrow of this thread's state, see `local_pool`.
+        let st = unsafe { &mut *lp.state.get() };
+        bump(&lp.counters.frees, 1);
+        // SAFETY: the caller gives us the frame, a free frame of `class`.
+        if let Some(spill) = unsafe { st.mags[class].push(frame.ptr) } {
+            st.tick_interval = decay::TICK;
+            st.mags[class].restock(lp.spill(class, spill));
+        }
     }
 
     /// # Safety
@@ -457,7 +581,7 @@ impl FramePool {
             // SAFETY: the caller gives us the free frame of `class`.
             if let Some(spill) = unsafe { st.mags[class].push(frame.ptr) } {
                 st.tick_interval = decay::TICK;
-                lp.spill(class, spill);
+                st.mags[class].restock(lp.spill(class, spill));
             }
         });
         if local.is_none() {
@@ -493,6 +617,7 @@ impl FramePool {
             // SAFETY: a short borrow of this thread's state, see `local_pool`.
             let st = unsafe { &mut *lp.state.get() };
             for (class, mags) in st.mags.iter_mut().enumerate() {
+                lists.push((class, lp.drain_hot(class)));
                 lists.extend(mags.drain().into_iter().map(|l| (class, l)));
             }
         }
@@ -502,8 +627,8 @@ impl FramePool {
             }
         }
         let mut freed = Totals::default();
-        for (class, list) in lists.into_iter().filter(|(_, l)| !l.is_empty()) {
-            let (frames, bytes) = free_list(list, shared.key(class));
+        for (class, mut list) in lists.into_iter().filter(|(_, l)| !l.is_empty()) {
+            let (frames, bytes) = free_list(&mut list, shared.key(class));
             freed.released += frames;
             freed.trimmed += frames;
             freed.bytes_out += bytes;
@@ -514,14 +639,21 @@ impl FramePool {
 }
 
 impl FramePool {
-    /// Every `interval` reuses on a thread: maybe a decay step. Returns the
-    /// next interval.
+    /// Every [`decay::TICK`] reuses on a thread: once `st.tick_interval`
+    /// reuses have passed since the last look, a look at the clock and maybe
+    /// a decay step. Touches no cache state but the tick's own fields.
     #[cold]
     #[inline(never)]
-    fn tick(&'static self, interval: u64) -> u64 {
-        let (next, now) = decay::tick(interval);
+    fn tick(&'static self, st: &mut LocalState) {
+        st.since_tick += decay::TICK;
+        if st.since_tick < st.tick_interval {
+            return;
+        }
+        st.since_tick = 0;
+        let (next, now) = decay::tick(st.tick_interval);
+        st.tick_interval = next;
         let Some(now) = now else {
-            return next;
+            return;
         };
         self.decay_step(now);
         let ms = decay::millis(now);
@@ -533,7 +665,6 @@ impl FramePool {
         {
             decay_pass(now);
         }
-        next
     }
 
     /// Sets the idle bound from the recent peak and gives the depot's excess
@@ -583,8 +714,7 @@ impl FramePool {
             kept.prewarmed += n as u64;
             kept.bytes_in += (n * key.size()) as u64;
             // The floor keeps them: with no limit the depot takes every batch.
-            let taken = shared.depot_push(class, batch, usize::MAX);
-            debug_assert!(taken.is_ok());
+            shared.depot_put_back(class, batch);
             left -= n;
         }
         lock(&shared.registry).retired.add(&kept);
@@ -597,7 +727,10 @@ fn decay_pass(now: Instant) {
     for pool in &all {
         pool.decay_step(now);
     }
-    enforce_budget(&all);
+    if IDLE_BUDGET.load(StdOrdering::Relaxed) != u64::MAX {
+        recount_depot_bytes(&all);
+        enforce_budget(&all);
+    }
 }
 
 /// Brings the depots' bytes under the idle budget: pools over their share
@@ -611,7 +744,7 @@ fn enforce_budget(all: &[&'static FramePool]) {
     let mut holding: Vec<(&'static FramePool, u64)> = all
         .iter()
         .filter_map(|p| {
-            let bytes = p.shared.get()?.depot_bytes.load(Relaxed);
+            let bytes = p.shared.get()?.depot_bytes();
             (bytes > 0).then_some((*p, bytes))
         })
         .collect();
@@ -644,7 +777,18 @@ fn enforce_budget(all: &[&'static FramePool]) {
 pub fn set_idle_budget(bytes: u64) {
     IDLE_BUDGET.store(bytes, StdOrdering::Relaxed);
     let all: Vec<&'static FramePool> = POOLS.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    recount_depot_bytes(&all);
     enforce_budget(&all);
+}
+
+/// Sets [`DEPOT_BYTES`] from the depots themselves. The total is kept up to
+/// date only while a budget is set (so that without one, depot exchanges
+/// share no counter across pools); it is re-counted when a budget is set and
+/// at each decay pass, which also mends any drift from a batch that moved
+/// while the budget changed.
+fn recount_depot_bytes(all: &[&'static FramePool]) {
+    let total = all.iter().filter_map(|p| p.shared.get()).map(Shared::depot_bytes).sum();
+    DEPOT_BYTES.store(total, StdOrdering::Relaxed);
 }
 
 /// The current idle budget, in bytes (`u64::MAX`: unlimited).
@@ -685,7 +829,6 @@ impl Shared {
             registry: Mutex::new(Registry::default()),
             largest_heap: AtomicU64::new(0),
             idle_limit: AtomicU64::new(0),
-            depot_bytes: AtomicU64::new(0),
         }
     }
 
@@ -759,9 +902,9 @@ impl Shared {
 
     /// Hands a batch to the depot of `class` if it stays within `limit`
     /// frames and the idle budget; otherwise gives it back.
-    fn depot_push(&self, class: usize, batch: List, limit: usize) -> Result<(), List> {
+    fn depot_push(&self, class: usize, batch: List, limit: usize) -> Result<List, List> {
         if batch.is_empty() {
-            return Ok(());
+            return Ok(batch);
         }
         let bytes = (batch.len() * self.key(class).size()) as u64;
         let budget = IDLE_BUDGET.load(StdOrdering::Relaxed);
@@ -775,31 +918,65 @@ impl Shared {
                 POOLS.lock().unwrap_or_else(|p| p.into_inner()).clone();
             let holders = all
                 .iter()
-                .filter(|p| p.shared.get().is_some_and(|s| s.depot_bytes.load(Relaxed) > 0))
+                .filter(|p| p.shared.get().is_some_and(|s| s.depot_bytes() > 0))
                 .count()
                 .max(1) as u64;
-            if self.depot_bytes.load(Relaxed) + bytes > budget / holders {
+            if self.depot_bytes() + bytes > budget / holders {
                 return Err(batch);
             }
-            self.depots[class].push(batch, limit)?;
-            self.depot_bytes.fetch_add(bytes, Relaxed);
+            let empty = self.depots[class].push(batch, limit)?;
             DEPOT_BYTES.fetch_add(bytes, StdOrdering::Relaxed);
             enforce_budget(&all);
-            return Ok(());
+            return Ok(empty);
         }
-        self.depots[class].push(batch, limit)?;
-        self.depot_bytes.fetch_add(bytes, Relaxed);
-        DEPOT_BYTES.fetch_add(bytes, StdOrdering::Relaxed);
-        Ok(())
+        let empty = self.depots[class].push(batch, limit)?;
+        if budget != u64::MAX {
+            DEPOT_BYTES.fetch_add(bytes, StdOrdering::Relaxed);
+        }
+        Ok(empty)
+    }
+
+    /// Puts a batch in the depot whatever its limit: frames taken from it a
+    /// moment ago (they fitted), or reserved by prewarming (the floor).
+    fn depot_put_back(&self, class: usize, batch: List) {
+        if let Ok(empty) = self.depot_push(class, batch, usize::MAX) {
+            self.depots[class].put_empty(empty);
+        }
     }
 
     /// Takes a batch from the depot of `class`.
+    /// [`depot_pop`](Shared::depot_pop) for a thread's empty cache, which
+    /// hands over its surplus container in the same lock.
+    fn depot_refill(&self, class: usize, surplus: List) -> Option<List> {
+        let batch = self.depots[class].exchange(surplus)?;
+        self.took(class, &batch);
+        Some(batch)
+    }
+
     fn depot_pop(&self, class: usize) -> Option<List> {
         let batch = self.depots[class].pop()?;
-        let bytes = (batch.len() * self.key(class).size()) as u64;
-        self.depot_bytes.fetch_sub(bytes, Relaxed);
-        DEPOT_BYTES.fetch_sub(bytes, StdOrdering::Relaxed);
+        self.took(class, &batch);
         Some(batch)
+    }
+
+    /// Accounts for `batch`, just taken from the depot.
+    fn took(&self, class: usize, batch: &List) {
+        if IDLE_BUDGET.load(StdOrdering::Relaxed) != u64::MAX {
+            let bytes = (batch.len() * self.key(class).size()) as u64;
+            // Saturating: a batch pushed while the budget was being set may
+            // have gone uncounted (until the next re-count).
+            let _ = DEPOT_BYTES.fetch_update(StdOrdering::Relaxed, StdOrdering::Relaxed, |b| {
+                Some(b.saturating_sub(bytes))
+            });
+        }
+    }
+
+    /// Bytes held in this pool's depots.
+    fn depot_bytes(&self) -> u64 {
+        (0..CLASSES)
+            .filter(|&c| self.classes[c].load(Relaxed) != ClassKey::EMPTY)
+            .map(|c| (self.depots[c].frames() * self.key(c).size()) as u64)
+            .sum()
     }
 
     /// Frees depot frames until each class holds at most `limit`; returns
@@ -820,11 +997,11 @@ impl Shared {
                     // SAFETY: a free frame of this class, taken from the depot.
                     unsafe { doomed.push(p) };
                 }
-                let (frames, bytes) = free_list(doomed, key);
+                let (frames, bytes) = free_list(&mut doomed, key);
                 freed.released += frames;
                 freed.bytes_out += bytes;
                 if !batch.is_empty() {
-                    let _ = self.depot_push(class, batch, usize::MAX);
+                    self.depot_put_back(class, batch);
                 }
             }
         }
@@ -840,9 +1017,9 @@ impl Shared {
                 continue;
             }
             let key = self.key(class);
-            while self.depot_bytes.load(Relaxed) > target {
-                let Some(batch) = self.depot_pop(class) else { break };
-                let (frames, bytes) = free_list(batch, key);
+            while self.depot_bytes() > target {
+                let Some(mut batch) = self.depot_pop(class) else { break };
+                let (frames, bytes) = free_list(&mut batch, key);
                 freed.released += frames;
                 freed.bytes_out += bytes;
             }
@@ -894,9 +1071,7 @@ impl Shared {
             Some(class) => {
                 let reused = self.depot_pop(class).and_then(|mut batch| {
                     let p = batch.pop();
-                    // The rest goes straight back: it came from the depot, so
-                    // it fits under any limit the depot had.
-                    let _ = self.depot_push(class, batch, usize::MAX);
+                    self.depot_put_back(class, batch);
                     p
                 });
                 let ptr = match reused {
@@ -937,8 +1112,8 @@ impl Shared {
             // No thread cache holds it: the depot may keep it up to the pool's
             // bound; past that it is freed.
             let limit = (self.idle_limit.load(Relaxed) as usize).min(max_idle);
-            if let Err(one) = self.depot_push(class, one, limit) {
-                let (frames, bytes) = free_list(one, self.key(class));
+            if let Err(mut one) = self.depot_push(class, one, limit) {
+                let (frames, bytes) = free_list(&mut one, self.key(class));
                 t.released = frames;
                 t.bytes_out = bytes;
             }
@@ -948,7 +1123,7 @@ impl Shared {
 }
 
 /// Frees every frame of `list` (of class `key`); returns frames and bytes.
-fn free_list(mut list: List, key: ClassKey) -> (u64, u64) {
+fn free_list(list: &mut List, key: ClassKey) -> (u64, u64) {
     let mut frames = 0;
     while let Some(p) = list.pop() {
         // SAFETY: frames in a list of class `key` were allocated by
@@ -961,7 +1136,7 @@ fn free_list(mut list: List, key: ClassKey) -> (u64, u64) {
 
 fn fresh_alloc(key: ClassKey) -> NonNull<u8> {
     let layout = key.layout();
-    // SAFETY: class layouts are never zero-sized (at least a `FreeNode`).
+    // SAFETY: class layouts are never zero-sized (at least a cache line).
     let p = unsafe { alloc(layout) };
     NonNull::new(p).unwrap_or_else(|| handle_alloc_error(layout))
 }
@@ -980,7 +1155,60 @@ struct LocalPool {
     /// This thread's counters. Inline (the `LocalPool` is boxed and never
     /// moves) to spare the fast path a pointer chase.
     counters: Counters,
+    /// One hot frame per class, in front of the magazines. Read by `stats()`
+    /// from other threads (the reuses of hot frames are counted from them).
+    hot: [HotSlot; CLASSES],
     state: UnsafeCell<LocalState>,
+}
+
+/// The frame a thread freed last, kept apart for the next allocation of its
+/// class.
+///
+/// A call that completes before the next one of its pool starts (the common
+/// case) hands its frame over through this slot: a load and a store each
+/// way, no link written into the frame, no length, and no counter on the
+/// allocation. The free that fills the slot counts in `hot_in`; the
+/// allocations it served are `hot_in` minus the frames still in the slots.
+///
+/// Only the owning thread writes it, with relaxed loads and stores (plain
+/// moves); other threads only read it, to count.
+struct HotSlot(AtomicPtr<u8>);
+
+/// A slot holding this address is closed: a pool with no room for idle
+/// frames (`max_idle` below 2) keeps none here either. Frames are at least
+/// cache-line aligned, so no frame has it.
+const CLOSED: usize = 1;
+
+impl HotSlot {
+    fn new(open: bool) -> HotSlot {
+        let closed = core::ptr::without_provenance_mut(CLOSED);
+        HotSlot(AtomicPtr::new(if open { core::ptr::null_mut() } else { closed }))
+    }
+
+    /// Takes the frame the slot holds.
+    #[inline(always)]
+    fn take(&self) -> Option<NonNull<u8>> {
+        let p = self.0.load(Relaxed);
+        if p.addr() <= CLOSED {
+            return None;
+        }
+        self.0.store(core::ptr::null_mut(), Relaxed);
+        NonNull::new(p)
+    }
+
+    /// Keeps `frame` if the slot is empty; `false` if it is full or closed.
+    #[inline(always)]
+    fn put(&self, frame: NonNull<u8>) -> bool {
+        if !self.0.load(Relaxed).is_null() {
+            return false;
+        }
+        self.0.store(frame.as_ptr(), Relaxed);
+        true
+    }
+
+    fn holds_frame(&self) -> bool {
+        self.0.load(Relaxed).addr() > CLOSED
+    }
 }
 
 /// What only the owning thread touches.
@@ -990,9 +1218,12 @@ struct LocalState {
     /// Keys this pool has no class for, and the size-class pool serving each.
     redirects: [(u64, Option<&'static FramePool>); SEEN],
     mags: [Magazines; CLASSES],
-    /// Reuses between two decay ticks: a power of two from [`decay::TICK`]
-    /// to [`decay::MAX_TICK`], back to the least on every slow-path event.
+    /// Reuses between two looks at the clock: a power of two from
+    /// [`decay::TICK`] to [`decay::MAX_TICK`], back to the least on every
+    /// slow-path event.
     tick_interval: u64,
+    /// Reuses since the last look, counted in steps of [`decay::TICK`].
+    since_tick: u64,
 }
 
 impl LocalState {
@@ -1031,29 +1262,53 @@ impl LocalPool {
         let lp = Box::new(LocalPool {
             pool,
             counters: Counters::default(),
+            hot: core::array::from_fn(|_| HotSlot::new(cap > 0)),
             state: UnsafeCell::new(LocalState {
                 seen: [(ClassKey::EMPTY, 0); SEEN],
                 redirects: [(ClassKey::EMPTY, None); SEEN],
                 tick_interval: decay::TICK,
+                since_tick: 0,
                 mags: core::array::from_fn(|_| Magazines::new(cap)),
             }),
         });
         let lp = NonNull::from(Box::leak(lp));
-        // SAFETY: just leaked: valid until `retire` unregisters and frees it.
-        // Only shared references are made from here on, until then.
-        let counters = CountersRef(NonNull::from(unsafe { &lp.as_ref().counters }));
-        lock(&pool.shared().registry).threads.push(counters);
+        lock(&pool.shared().registry).threads.push(ThreadRef(lp));
         lp
     }
 
+    /// Empties the hot slot of `class` (owning thread only), into a list.
+    fn drain_hot(&self, class: usize) -> List {
+        let mut list = List::new();
+        if let Some(frame) = self.hot[class].take() {
+            // The frame leaves without a reuse: count its free as an ordinary
+            // one, so that `hot_in` minus the slots' frames stays the reuses.
+            bump(&self.counters.frees, 1);
+            let c = &self.counters.hot_in;
+            c.store(c.load(Relaxed).wrapping_sub(1), Relaxed);
+            // SAFETY: a free frame of `class` that the slot owned.
+            unsafe { list.push(frame) };
+        }
+        list
+    }
+
+    /// This thread's counters, as they stand.
+    fn snapshot(&self) -> Totals {
+        let held = self.hot.iter().filter(|h| h.holds_frame()).count();
+        self.counters.snapshot(held as u64)
+    }
+
     /// Sends a full magazine to the depot, or to the allocator past
-    /// `max_idle`.
-    fn spill(&self, class: usize, batch: List) {
+    /// `max_idle`. Returns an empty container for the next spill.
+    fn spill(&self, class: usize, batch: List) -> List {
         let shared = self.pool.shared();
         let limit = shared.idle_limit.load(Relaxed) as usize;
-        if let Err(batch) = shared.depot_push(class, batch, limit) {
-            let (frames, bytes) = free_list(batch, shared.key(class));
-            self.counters.release(frames, bytes);
+        match shared.depot_push(class, batch, limit) {
+            Ok(empty) => empty,
+            Err(mut batch) => {
+                let (frames, bytes) = free_list(&mut batch, shared.key(class));
+                self.counters.release(frames, bytes);
+                batch
+            }
         }
     }
 
@@ -1071,15 +1326,17 @@ impl LocalPool {
             // SAFETY: no one else touches the state any more.
             let st = unsafe { &mut *shared_lp.state.get() };
             for class in 0..CLASSES {
-                for list in st.mags[class].drain() {
-                    shared_lp.spill(class, list);
+                let hot = shared_lp.drain_hot(class);
+                for list in st.mags[class].drain().into_iter().chain([hot]) {
+                    if !list.is_empty() {
+                        drop(shared_lp.spill(class, list));
+                    }
                 }
             }
             let mut reg = lock(&shared_lp.pool.shared().registry);
-            let snapshot = shared_lp.counters.snapshot();
+            let snapshot = shared_lp.snapshot();
             reg.retired.add(&snapshot);
-            let me: *const Counters = &shared_lp.counters;
-            reg.threads.retain(|c| !core::ptr::eq(c.0.as_ptr(), me));
+            reg.threads.retain(|t| t.0 != lp);
         }
         // SAFETY: unregistered, so this is the only pointer left to a box
         // leaked by `boxed`.
@@ -1087,18 +1344,20 @@ impl LocalPool {
     }
 }
 
-/// A registered thread's counters.
-struct CountersRef(NonNull<Counters>);
+/// A registered thread's cache, for its counters.
+struct ThreadRef(NonNull<LocalPool>);
 
-// SAFETY: the counters are atomics, and the pointer stays valid while it is
-// in the registry: `retire` removes it under the registry lock before the
-// `LocalPool` that holds the counters is freed.
-unsafe impl Send for CountersRef {}
+// SAFETY: other threads only read the counters and hot slots, which are
+// atomics, never the `UnsafeCell` state; and the pointer stays valid while it
+// is in the registry: `retire` removes it under the registry lock before it
+// frees the `LocalPool`.
+unsafe impl Send for ThreadRef {}
 
-impl CountersRef {
+impl ThreadRef {
     fn snapshot(&self) -> Totals {
         // SAFETY: valid while registered (see the `Send` impl); only called
-        // with the registry lock held.
+        // with the registry lock held. A shared reference: the owner only
+        // ever borrows the `UnsafeCell` state mutably, never the whole.
         unsafe { self.0.as_ref() }.snapshot()
     }
 }
@@ -1126,6 +1385,22 @@ thread_local! {
         Table { ptr: Cell::new(core::ptr::null()), len: Cell::new(0), dead: Cell::new(false) }
     };
     static OWNER: Owner = const { Owner { pools: UnsafeCell::new(Vec::new()) } };
+    /// The first pools' entries of `Table`, again, at fixed places: reaching
+    /// one costs a single thread-local load, with no length to check.
+    static NEAR_TABLE: [Cell<*mut LocalPool>; NEAR] =
+        const { [const { Cell::new(core::ptr::null_mut()) }; NEAR] };
+}
+
+/// Pools registered below this index are in the near table.
+const NEAR: usize = 64;
+const _: () = assert!(NEAR.is_power_of_two());
+
+/// This thread's cache for the pool whose `near` index is `near` (`0`: none):
+/// [`local_pool`] in one load.
+#[inline(always)]
+fn near_pool(near: usize) -> Option<NonNull<LocalPool>> {
+    // Entry 0 is never set: no pool has index 0.
+    NEAR_TABLE.with(|t| NonNull::new(t[near & (NEAR - 1)].get()))
 }
 
 /// This thread's cache for the pool at registry index `idx` (`0`: none yet).
@@ -1136,11 +1411,10 @@ thread_local! {
 #[inline(always)]
 fn local_pool(idx: usize) -> Option<NonNull<LocalPool>> {
     TABLE.with(|t| {
-        let i = idx.wrapping_sub(1);
-        if i < t.len.get() {
+        if idx < t.len.get() {
             // SAFETY: `ptr` and `len` describe `Owner`'s vector, which only
             // `local_pool_or_insert` changes, and it updates both.
-            NonNull::new(unsafe { *t.ptr.get().add(i) })
+            NonNull::new(unsafe { *t.ptr.get().add(idx) })
         } else {
             None
         }
@@ -1161,17 +1435,21 @@ fn local_pool_or_insert(idx: usize, pool: &'static FramePool) -> Option<NonNull<
             // SAFETY: no other borrow of the vector is alive: only this
             // function and `Owner::drop` touch it, neither re-entrantly.
             let pools = unsafe { &mut *owner.pools.get() };
-            if pools.len() < idx {
-                pools.resize(idx, core::ptr::null_mut());
+            // Indexed by registry index; entry 0 (no pool) stays null.
+            if pools.len() <= idx {
+                pools.resize(idx + 1, core::ptr::null_mut());
             }
-            if pools[idx - 1].is_null() {
-                pools[idx - 1] = LocalPool::boxed(pool).as_ptr();
+            if pools[idx].is_null() {
+                pools[idx] = LocalPool::boxed(pool).as_ptr();
+                if idx < NEAR {
+                    NEAR_TABLE.with(|t| t[idx].set(pools[idx]));
+                }
             }
             TABLE.with(|t| {
                 t.ptr.set(pools.as_ptr());
                 t.len.set(pools.len());
             });
-            NonNull::new(pools[idx - 1])
+            NonNull::new(pools[idx])
         })
         .ok()
         .flatten()
@@ -1184,6 +1462,7 @@ impl Drop for Owner {
             t.ptr.set(core::ptr::null());
             t.dead.set(true);
         });
+        NEAR_TABLE.with(|t| t.iter().for_each(|lp| lp.set(core::ptr::null_mut())));
         for lp in self.pools.get_mut().drain(..) {
             if let Some(lp) = NonNull::new(lp) {
                 // SAFETY: the table no longer lists it, and it came from

@@ -78,17 +78,21 @@ pub(crate) unsafe fn destroy<F: Future>(pool: &'static FramePool, frame: NonNull
         key: crate::layout::ClassKey,
     }
     impl Drop for GiveBack {
-        #[inline(always)]
         fn drop(&mut self) {
-            // SAFETY: the frame's value has been dropped (or its drop unwound,
-            // after which it is gone as well); the memory is free.
+            // SAFETY: the frame's value is gone: its drop unwound.
             unsafe { self.pool.give_back(self.frame, self.key) };
         }
     }
-    let _give_back =
-        GiveBack { pool, frame: Frame { ptr: frame.cast(), class }, key: KeyOf::<F>::KEY };
+    let raw = Frame { ptr: frame.cast(), class };
+    let key = KeyOf::<F>::KEY;
+    // Gives the frame back if dropping the `F` panics; the normal path does
+    // it below, inline.
+    let on_unwind = GiveBack { pool, frame: raw, key };
     // SAFETY: the caller hands us the only reference to a valid `F`.
     unsafe { ptr::drop_in_place(frame.as_ptr()) };
+    core::mem::forget(on_unwind);
+    // SAFETY: the frame's value has been dropped; the memory is free.
+    unsafe { pool.give_back(raw, key) };
 }
 
 impl<F: Future> Future for Pooled<F> {
@@ -118,8 +122,8 @@ impl<F: Future> Future for Pooled<F> {
 impl<F: Future> Drop for Pooled<F> {
     #[inline]
     fn drop(&mut self) {
-        if let Some(frame) = self.frame.take() {
-            // SAFETY: the handle owned the frame; taking it out makes this the
+        if let Some(frame) = self.frame {
+            // SAFETY: the handle owned the frame, and is gone after this: the
             // last use.
             unsafe { destroy(self.pool, frame, self.class) };
         }
@@ -163,9 +167,10 @@ impl<F: Future> Pooled<F> {
 
 /// What a type-erased handle needs to know of its future.
 struct Vtable {
-    /// Polls the `F` in the frame; on `Ready`, writes the output to `out` and
-    /// returns `true`.
-    poll: unsafe fn(NonNull<()>, &mut Context<'_>, *mut ()) -> bool,
+    /// Polls the `F` in the frame of `parts`; on `Ready`, writes the output
+    /// to `out`, takes the frame out of `parts` and gives it back, and
+    /// returns `true`: one indirect call per poll, completion included.
+    poll: unsafe fn(&mut Parts, &mut Context<'_>, *mut ()) -> bool,
     /// [`destroy`] for the `F` in the frame.
     destroy: unsafe fn(&'static FramePool, NonNull<()>, u8),
 }
@@ -177,15 +182,24 @@ impl<F: Future> VtableOf<F> {
 }
 
 /// # Safety
-/// `frame` holds a valid, pinned `F` that only the caller reaches; `out` is
-/// valid for a write of `F::Output`.
-unsafe fn poll_erased<F: Future>(frame: NonNull<()>, cx: &mut Context<'_>, out: *mut ()) -> bool {
+/// `parts.frame`, if set, holds a valid, pinned `F` taken from `parts.pool`
+/// with `parts.class`, that only the caller reaches; `out` is valid for a
+/// write of `F::Output`.
+unsafe fn poll_erased<F: Future>(parts: &mut Parts, cx: &mut Context<'_>, out: *mut ()) -> bool {
+    let Some(frame) = parts.frame else {
+        panic!("`PooledDyn` future polled after completion");
+    };
     // SAFETY: the caller's contract: a valid `F` that never moves.
     let fut = unsafe { Pin::new_unchecked(&mut *frame.cast::<F>().as_ptr()) };
     match fut.poll(cx) {
         Poll::Ready(v) => {
             // SAFETY: the caller gives us room for an `F::Output`.
             unsafe { out.cast::<F::Output>().write(v) };
+            // Out of the handle first: if the drop below panics, the frame is
+            // back already and the handle must not give it back again.
+            parts.frame = None;
+            // SAFETY: the future completed and no one reaches the frame again.
+            unsafe { destroy::<F>(parts.pool, frame.cast(), parts.class) };
             true
         }
         Poll::Pending => false,
@@ -199,11 +213,17 @@ unsafe fn destroy_erased<F: Future>(pool: &'static FramePool, frame: NonNull<()>
     unsafe { destroy::<F>(pool, frame.cast(), class) }
 }
 
-/// The type-erased core of [`PooledDyn`] and [`LocalPooledDyn`].
-struct RawDyn<T> {
+/// A type-erased handle's frame, as `Pooled<F>` holds it.
+struct Parts {
+    /// `None` once the future completed.
     frame: Option<NonNull<()>>,
     pool: &'static FramePool,
     class: u8,
+}
+
+/// The type-erased core of [`PooledDyn`] and [`LocalPooledDyn`].
+struct RawDyn<T> {
+    parts: Parts,
     vtable: &'static Vtable,
     _output: PhantomData<fn() -> T>,
 }
@@ -212,29 +232,25 @@ impl<T> RawDyn<T> {
     fn new<F: Future<Output = T>>(handle: Pooled<F>) -> Self {
         let (frame, pool, class) = handle.into_raw_parts();
         RawDyn {
-            frame: frame.map(NonNull::cast),
-            pool,
-            class,
+            parts: Parts { frame: frame.map(NonNull::cast), pool, class },
             vtable: &VtableOf::<F>::VTABLE,
             _output: PhantomData,
         }
     }
 
+    fn is_terminated(&self) -> bool {
+        self.parts.frame.is_none()
+    }
+
     #[inline]
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<T> {
-        let Some(frame) = self.frame else {
-            panic!("`PooledDyn` future polled after completion");
-        };
         let mut out = core::mem::MaybeUninit::<T>::uninit();
-        // SAFETY: the frame holds the future the vtable was made for; only
-        // this handle reaches it and it never moves; `out` has room for its
-        // output.
-        if !unsafe { (self.vtable.poll)(frame, cx, out.as_mut_ptr().cast()) } {
+        // SAFETY: the frame holds the future the vtable was made for, taken
+        // from the pool with the class beside it; only this handle reaches it
+        // and it never moves; `out` has room for its output.
+        if !unsafe { (self.vtable.poll)(&mut self.parts, cx, out.as_mut_ptr().cast()) } {
             return Poll::Pending;
         }
-        self.frame = None;
-        // SAFETY: the future completed and no one reaches the frame again.
-        unsafe { (self.vtable.destroy)(self.pool, frame, self.class) };
         // SAFETY: `poll` returned `true`, so it wrote the output.
         Poll::Ready(unsafe { out.assume_init() })
     }
@@ -242,9 +258,10 @@ impl<T> RawDyn<T> {
 
 impl<T> Drop for RawDyn<T> {
     fn drop(&mut self) {
-        if let Some(frame) = self.frame.take() {
-            // SAFETY: the handle owned the frame; this is its last use.
-            unsafe { (self.vtable.destroy)(self.pool, frame, self.class) };
+        if let Some(frame) = self.parts.frame {
+            // SAFETY: the handle owned the frame, and is gone after this: the
+            // last use.
+            unsafe { (self.vtable.destroy)(self.parts.pool, frame, self.parts.class) };
         }
     }
 }
@@ -298,14 +315,14 @@ impl<T> Future for LocalPooledDyn<'_, T> {
 impl<T> PooledDyn<'_, T> {
     /// Whether the future has completed (and its frame gone back).
     pub fn is_terminated(&self) -> bool {
-        self.raw.frame.is_none()
+        self.raw.is_terminated()
     }
 }
 
 impl<T> LocalPooledDyn<'_, T> {
     /// Whether the future has completed (and its frame gone back).
     pub fn is_terminated(&self) -> bool {
-        self.raw.frame.is_none()
+        self.raw.is_terminated()
     }
 }
 
@@ -330,7 +347,7 @@ impl<'a, T> From<PooledDyn<'a, T>> for LocalPooledDyn<'a, T> {
 impl<T> fmt::Debug for PooledDyn<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PooledDyn")
-            .field("pool", &self.raw.pool.name())
+            .field("pool", &self.raw.parts.pool.name())
             .field("terminated", &self.is_terminated())
             .finish()
     }
@@ -339,7 +356,7 @@ impl<T> fmt::Debug for PooledDyn<'_, T> {
 impl<T> fmt::Debug for LocalPooledDyn<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LocalPooledDyn")
-            .field("pool", &self.raw.pool.name())
+            .field("pool", &self.raw.parts.pool.name())
             .field("terminated", &self.is_terminated())
             .finish()
     }

@@ -22,6 +22,10 @@ pub struct Counters {
     pub fresh: AtomicU64,
     pub heap_fallbacks: AtomicU64,
     pub frees: AtomicU64,
+    /// Frees that went to the thread's hot slots rather than its magazines.
+    /// Every one is also a reuse once the slot is emptied by an allocation,
+    /// so allocations served from a hot slot are not counted on their own.
+    pub hot_in: AtomicU64,
     pub heap_frees: AtomicU64,
     /// Pooled frames given back to the allocator.
     pub released: AtomicU64,
@@ -30,8 +34,10 @@ pub struct Counters {
 }
 
 impl Counters {
-    pub fn snapshot(&self) -> Totals {
-        let reused = self.reused.load(Relaxed);
+    /// The totals, for a thread whose hot slots hold `hot_held` frames.
+    pub fn snapshot(&self, hot_held: u64) -> Totals {
+        let hot_in = self.hot_in.load(Relaxed);
+        let reused = self.reused.load(Relaxed).wrapping_add(hot_in.saturating_sub(hot_held));
         let fresh = self.fresh.load(Relaxed);
         let heap_fallbacks = self.heap_fallbacks.load(Relaxed);
         Totals {
@@ -39,7 +45,7 @@ impl Counters {
             reused,
             fresh,
             heap_fallbacks,
-            frees: self.frees.load(Relaxed),
+            frees: self.frees.load(Relaxed).wrapping_add(hot_in),
             heap_frees: self.heap_frees.load(Relaxed),
             released: self.released.load(Relaxed),
             bytes_in: self.bytes_in.load(Relaxed),
@@ -265,6 +271,22 @@ mod tests {
         let t = Totals { allocations: 5, reused: 5, frees: 7, fresh: 2, ..Totals::default() };
         assert_eq!(t.live(), 0);
         assert!(t.idle() <= 2);
+    }
+
+    #[test]
+    fn frees_into_a_hot_slot_count_as_reuses_once_taken_back() {
+        let c = Counters::default();
+        bump(&c.fresh, 1); // a frame from new memory, in use
+        bump(&c.hot_in, 1); // freed into the hot slot
+        let t = c.snapshot(1);
+        assert_eq!((t.allocations, t.reused, t.frees, t.live(), t.idle()), (1, 0, 1, 0, 1));
+        // Taken back out of the slot by an allocation: no counter moves.
+        let t = c.snapshot(0);
+        assert_eq!((t.allocations, t.reused, t.frees, t.live(), t.idle()), (2, 1, 1, 1, 0));
+        // A reader that sees the slot full before the free that filled it
+        // counts no negative reuse.
+        let t = Counters::default().snapshot(1);
+        assert_eq!((t.allocations, t.reused), (0, 0));
     }
 
     #[test]

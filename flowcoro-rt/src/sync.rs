@@ -8,12 +8,12 @@
 #[cfg(loom)]
 pub use loom::sync::{
     Mutex, MutexGuard,
-    atomic::{AtomicU64, Ordering},
+    atomic::{AtomicPtr, AtomicU64, Ordering},
 };
 #[cfg(not(loom))]
 pub use std::sync::{
     Mutex, MutexGuard,
-    atomic::{AtomicU64, Ordering},
+    atomic::{AtomicPtr, AtomicU64, Ordering},
 };
 
 /// Locks `m`, ignoring poisoning: no user code ever runs while one of our

@@ -8,25 +8,19 @@ use std::alloc::{Layout, alloc, dealloc};
 use std::collections::HashSet;
 use std::ptr::NonNull;
 
-use flowcoro_rt::__loom::{Counters, Depot, FreeNode, List, Magazines, bump};
+use flowcoro_rt::__loom::{Counters, Depot, List, Magazines, bump};
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::sync::atomic::Ordering::Relaxed;
 use loom::thread;
 
-/// A test frame: room for the free-list links, then a payload that loom
-/// watches for unsynchronised access.
-#[repr(C)]
+/// A test frame: a payload that loom watches for unsynchronised access.
 struct Slot {
-    _node: std::mem::MaybeUninit<FreeNode>,
     payload: UnsafeCell<u64>,
 }
 
 fn new_slot() -> NonNull<u8> {
-    let p = Box::into_raw(Box::new(Slot {
-        _node: std::mem::MaybeUninit::uninit(),
-        payload: UnsafeCell::new(0),
-    }));
+    let p = Box::into_raw(Box::new(Slot { payload: UnsafeCell::new(0) }));
     NonNull::new(p.cast()).unwrap()
 }
 
@@ -75,7 +69,7 @@ fn magazines_and_depot_never_lose_or_duplicate_a_frame() {
             for SendPtr(p) in mine {
                 // SAFETY: each test frame is handed to exactly one cache.
                 if let Some(spill) = unsafe { mags.push(p) } {
-                    d.push(spill, usize::MAX).unwrap();
+                    mags.restock(d.push(spill, usize::MAX).unwrap());
                 }
             }
             let mut left = Vec::new();
@@ -89,7 +83,7 @@ fn magazines_and_depot_never_lose_or_duplicate_a_frame() {
 
         // Meanwhile another thread takes whatever batches have arrived.
         let mut consumer = Magazines::new(1);
-        if let Some(batch) = depot.pop() {
+        if let Some(batch) = depot.exchange(consumer.surplus()) {
             consumer.load(batch);
         }
         let taken = consumer.pop();
@@ -137,7 +131,7 @@ fn a_frame_freed_on_another_thread_is_reused_without_a_race() {
                 assert!(b.push(extra).is_none());
                 assert!(b.push(frame).is_none());
                 let spill = b.push(new_slot()).expect("third frame spills");
-                d.push(spill, usize::MAX).unwrap();
+                b.restock(d.push(spill, usize::MAX).unwrap());
             }
             let mut rest = Vec::new();
             for mut l in b.drain() {
@@ -151,7 +145,7 @@ fn a_frame_freed_on_another_thread_is_reused_without_a_race() {
         // A, concurrently, runs dry and refills from the depot: whatever it
         // gets must be safe to write, which loom checks through the payload.
         let mut got = Vec::new();
-        if let Some(batch) = depot.pop() {
+        if let Some(batch) = depot.exchange(a.surplus()) {
             a.load(batch);
             while let Some(p) = a.pop() {
                 // SAFETY: as above: a frame taken from the depot is ours alone.
@@ -176,10 +170,10 @@ fn a_frame_freed_on_another_thread_is_reused_without_a_race() {
 fn depot_respects_its_limit_under_contention() {
     loom::model(|| {
         let depot = Arc::new(Depot::new());
-        let layout = Layout::new::<FreeNode>();
+        let layout = Layout::new::<u64>();
         let make = move || {
             let mut l = List::new();
-            // SAFETY: a fresh allocation of a `FreeNode`'s layout.
+            // SAFETY: a fresh allocation of a `u64`'s layout.
             unsafe { l.push(NonNull::new(alloc(layout)).unwrap()) };
             l
         };
@@ -209,16 +203,18 @@ fn counters_written_by_their_thread_sum_exactly_after_join() {
         let c = Arc::new(Counters::default());
         let c2 = c.clone();
         let t = thread::spawn(move || {
-            bump(&c2.reused, 1);
-            bump(&c2.fresh, 1);
-            bump(&c2.frees, 2);
+            bump(&c2.fresh, 1); // a frame from new memory
+            bump(&c2.hot_in, 1); // freed into the hot slot
+            // taken back from the slot: counted by the free above
+            bump(&c2.frees, 1); // freed into a magazine
         });
-        // A reader racing the owner sees some prefix, never garbage.
-        let seen = c.snapshot();
+        // A reader racing the owner sees some prefix, never garbage (the hot
+        // slots are empty here at every step the reader can see).
+        let seen = c.snapshot(0);
         assert!(seen.allocations <= 2 && seen.frees <= 2);
         t.join().unwrap();
-        let t = c.snapshot();
+        let t = c.snapshot(0);
         assert_eq!((t.allocations, t.reused, t.frees, t.live()), (2, 1, 2, 0));
-        assert_eq!(c.frees.load(Relaxed), 2);
+        assert_eq!((c.hot_in.load(Relaxed), c.frees.load(Relaxed)), (1, 1));
     });
 }

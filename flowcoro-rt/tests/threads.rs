@@ -191,3 +191,31 @@ fn a_future_dropped_by_a_thread_local_destructor_is_freed() {
     POOL.trim();
     assert_eq!(POOL.stats().reserved_bytes, 0);
 }
+
+#[test]
+fn pools_past_the_first_few_dozen_cache_like_the_first() {
+    // More pools than the near table holds: the later ones take the second
+    // lookup step, and must reuse, count and hand back exactly the same.
+    static MANY: [FramePool; 80] = [const { FramePool::new("threads::many") }; 80];
+    let rounds = scaled(40) as u64;
+    for pool in &MANY {
+        for i in 0..rounds {
+            // Two frames live at once: one goes through the hot slot, the
+            // other through the magazines.
+            let (a, b) = (job(pool, i), job(pool, i + 1));
+            assert_eq!(block_on(a) + block_on(b), 4 * i + 2);
+        }
+        let s = pool.stats();
+        assert_eq!((s.allocations, s.fresh, s.live), (2 * rounds, 2, 0));
+        assert_eq!(s.reused, 2 * rounds - 2);
+    }
+    // A frame of every pool dropped on another thread, which then exits.
+    let frames: Vec<_> = MANY.iter().map(|p| job(p, 0)).collect();
+    thread::spawn(move || drop(frames)).join().unwrap();
+    for pool in &MANY {
+        let s = pool.stats();
+        assert_eq!((s.live, s.allocations), (0, 2 * rounds + 1));
+        pool.trim();
+        assert_eq!(pool.stats().reserved_bytes, 0);
+    }
+}
