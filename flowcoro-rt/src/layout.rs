@@ -72,11 +72,25 @@ impl ClassKey {
     }
 }
 
-/// The class key of `F`'s frame, computed at compile time.
+/// The frame of an `F`, computed at compile time: the future at the start
+/// (so at the frame's alignment), then, at the first word boundary after
+/// it, a word that type-erased handles fill with the frame's pool.
 pub(crate) struct KeyOf<F>(PhantomData<F>);
 
 impl<F> KeyOf<F> {
-    pub(crate) const KEY: ClassKey = ClassKey::of(Layout::new::<F>());
+    /// Where the pool word sits.
+    pub(crate) const POOL_AT: usize = size_of::<F>().next_multiple_of(align_of::<usize>());
+    pub(crate) const KEY: ClassKey = {
+        let align = if align_of::<F>() > align_of::<usize>() {
+            align_of::<F>()
+        } else {
+            align_of::<usize>()
+        };
+        match Layout::from_size_align(Self::POOL_AT + size_of::<usize>(), align) {
+            Ok(layout) => ClassKey::of(layout),
+            Err(_) => panic!("future too large for a frame"),
+        }
+    };
 }
 
 #[cfg(test)]
@@ -84,22 +98,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn small_and_zero_sized_frames_round_up_to_a_free_node() {
+    fn small_and_zero_sized_frames_round_up_to_a_cache_line() {
         let k = KeyOf::<()>::KEY;
         assert_eq!(k.size(), 64);
         assert_eq!(k.align(), 64);
         assert_eq!(KeyOf::<u8>::KEY, k);
         assert_eq!(KeyOf::<[u64; 4]>::KEY, k);
+        // The pool word fits after 56 bytes, not after 57.
+        assert_eq!(KeyOf::<[u8; 56]>::KEY, k);
+        assert_eq!(KeyOf::<[u8; 57]>::KEY.size(), 128);
     }
 
     #[test]
     fn sizes_round_to_the_granule_and_keep_alignment() {
         assert_eq!(KeyOf::<[u8; 65]>::KEY.size(), 128);
-        assert_eq!(KeyOf::<[u8; 1024]>::KEY.size(), 1024);
+        assert_eq!(KeyOf::<[u8; 1016]>::KEY.size(), 1024);
+        assert_eq!(KeyOf::<[u8; 1024]>::KEY.size(), 1088);
+        assert_eq!(KeyOf::<[u8; 13]>::POOL_AT, 16);
         #[repr(align(128))]
         struct Wide(#[allow(dead_code)] u8);
         let k = KeyOf::<Wide>::KEY;
-        assert_eq!((k.size(), k.align()), (128, 128));
+        // 128 bytes of future, then the pool word in the next 128.
+        assert_eq!((k.size(), k.align()), (256, 128));
         assert_eq!(ClassKey::from_bits(k.bits()), k);
         assert!(k.fits(KeyOf::<u8>::KEY));
         assert!(!KeyOf::<u8>::KEY.fits(k));

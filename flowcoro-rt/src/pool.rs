@@ -180,33 +180,52 @@ pub(crate) struct Frame {
     pub(crate) class: u8,
 }
 
+const TAG: usize = MIN_ALIGN - 1;
+const _: () = assert!(HEAP as usize & TAG == TAG && CLASSES <= TAG);
+
+impl Frame {
+    /// The frame in one word: frames are at least [`MIN_ALIGN`]-aligned,
+    /// which leaves the class room in the address's low bits.
+    #[inline(always)]
+    pub(crate) fn tagged(self) -> NonNull<u8> {
+        debug_assert!(self.ptr.addr().get() & TAG == 0);
+        let class = usize::from(self.class) & TAG;
+        self.ptr.map_addr(|a| a | class)
+    }
+
+    /// The address of a [`tagged`](Frame::tagged) frame.
+    #[inline(always)]
+    pub(crate) fn untagged(tagged: NonNull<u8>) -> *mut u8 {
+        tagged.as_ptr().map_addr(|a| a & !TAG)
+    }
+
+    /// The frame [`tagged`](Frame::tagged) made.
+    #[inline(always)]
+    pub(crate) fn from_tagged(tagged: NonNull<u8>) -> Frame {
+        let tag = tagged.addr().get() & TAG;
+        let class = if tag == TAG { HEAP } else { tag as u8 };
+        let ptr = NonNull::new(Frame::untagged(tagged)).expect("frames are never at address 0");
+        Frame { ptr, class }
+    }
+}
+
 /// A taken frame and its pool in two words, so that the out-of-line takes
-/// return in registers: frames are at least [`MIN_ALIGN`]-aligned, which
-/// leaves the class room in the address's low bits.
+/// return in registers.
 #[derive(Clone, Copy)]
 struct Packed {
     pool: &'static FramePool,
     tagged: NonNull<u8>,
 }
 
-const TAG: usize = MIN_ALIGN - 1;
-const _: () = assert!(HEAP as usize & TAG == TAG && CLASSES <= TAG);
-
 impl Packed {
     #[inline(always)]
     fn new(pool: &'static FramePool, frame: Frame) -> Packed {
-        debug_assert!(frame.ptr.addr().get() & TAG == 0);
-        let class = usize::from(frame.class) & TAG;
-        Packed { pool, tagged: frame.ptr.map_addr(|a| a | class) }
+        Packed { pool, tagged: frame.tagged() }
     }
 
     #[inline(always)]
     fn unpack(self) -> (&'static FramePool, Frame) {
-        let tag = self.tagged.addr().get() & TAG;
-        let class = if tag == TAG { HEAP } else { tag as u8 };
-        let ptr = self.tagged.as_ptr().map_addr(|a| a & !TAG);
-        let ptr = NonNull::new(ptr).expect("frames are never at address 0");
-        (self.pool, Frame { ptr, class })
+        (self.pool, Frame::from_tagged(self.tagged))
     }
 }
 

@@ -167,39 +167,64 @@ impl<F: Future> Pooled<F> {
 
 /// What a type-erased handle needs to know of its future.
 struct Vtable {
-    /// Polls the `F` in the frame of `parts`; on `Ready`, writes the output
-    /// to `out`, takes the frame out of `parts` and gives it back, and
+    /// Polls the `F` in the frame `slot` holds; on `Ready`, writes the
+    /// output to `out`, takes the frame out of `slot` and gives it back, and
     /// returns `true`: one indirect call per poll, completion included.
-    poll: unsafe fn(&mut Parts, &mut Context<'_>, *mut ()) -> bool,
+    poll: unsafe fn(&mut Option<NonNull<u8>>, &mut Context<'_>, *mut ()) -> bool,
     /// [`destroy`] for the `F` in the frame.
-    destroy: unsafe fn(&'static FramePool, NonNull<()>, u8),
+    destroy: unsafe fn(NonNull<u8>),
+    /// The frame's pool, as `RawDyn::new` wrote it.
+    pool: unsafe fn(NonNull<u8>) -> &'static FramePool,
 }
 
 struct VtableOf<F>(PhantomData<F>);
 
 impl<F: Future> VtableOf<F> {
-    const VTABLE: Vtable = Vtable { poll: poll_erased::<F>, destroy: destroy_erased::<F> };
+    const VTABLE: Vtable =
+        Vtable { poll: poll_erased::<F>, destroy: destroy_erased::<F>, pool: pool_erased::<F> };
+}
+
+/// The frame a type-erased handle holds, and the pool it came from, which
+/// [`RawDyn::new`] wrote after the future.
+///
+/// # Safety
+/// `tagged` is a [`Frame::tagged`] frame holding an `F`, whose pool word
+/// `RawDyn::new` wrote.
+unsafe fn erased_frame<F: Future>(tagged: NonNull<u8>) -> (&'static FramePool, Frame) {
+    let frame = Frame::from_tagged(tagged);
+    // SAFETY: the caller's contract: the word at `POOL_AT` is inside the
+    // frame (its class key counts it) and holds the pool.
+    let pool = unsafe { frame.ptr.add(KeyOf::<F>::POOL_AT).cast::<&'static FramePool>().read() };
+    (pool, frame)
 }
 
 /// # Safety
-/// `parts.frame`, if set, holds a valid, pinned `F` taken from `parts.pool`
-/// with `parts.class`, that only the caller reaches; `out` is valid for a
-/// write of `F::Output`.
-unsafe fn poll_erased<F: Future>(parts: &mut Parts, cx: &mut Context<'_>, out: *mut ()) -> bool {
-    let Some(frame) = parts.frame else {
+/// `slot`, if set, holds a frame as [`erased_frame`] takes it, whose `F`
+/// only the caller reaches and which never moves; `out` is valid for a write
+/// of `F::Output`.
+unsafe fn poll_erased<F: Future>(
+    slot: &mut Option<NonNull<u8>>,
+    cx: &mut Context<'_>,
+    out: *mut (),
+) -> bool {
+    let Some(tagged) = *slot else {
         panic!("`PooledDyn` future polled after completion");
     };
+    // The class is only needed at the end.
+    let ptr = Frame::untagged(tagged).cast::<F>();
     // SAFETY: the caller's contract: a valid `F` that never moves.
-    let fut = unsafe { Pin::new_unchecked(&mut *frame.cast::<F>().as_ptr()) };
+    let fut = unsafe { Pin::new_unchecked(&mut *ptr) };
     match fut.poll(cx) {
         Poll::Ready(v) => {
             // SAFETY: the caller gives us room for an `F::Output`.
             unsafe { out.cast::<F::Output>().write(v) };
             // Out of the handle first: if the drop below panics, the frame is
             // back already and the handle must not give it back again.
-            parts.frame = None;
+            *slot = None;
+            // SAFETY: as the caller promised.
+            let (pool, frame) = unsafe { erased_frame::<F>(tagged) };
             // SAFETY: the future completed and no one reaches the frame again.
-            unsafe { destroy::<F>(parts.pool, frame.cast(), parts.class) };
+            unsafe { destroy::<F>(pool, frame.ptr.cast(), frame.class) };
             true
         }
         Poll::Pending => false,
@@ -207,23 +232,27 @@ unsafe fn poll_erased<F: Future>(parts: &mut Parts, cx: &mut Context<'_>, out: *
 }
 
 /// # Safety
-/// As [`destroy`].
-unsafe fn destroy_erased<F: Future>(pool: &'static FramePool, frame: NonNull<()>, class: u8) {
+/// As [`erased_frame`].
+unsafe fn pool_erased<F: Future>(tagged: NonNull<u8>) -> &'static FramePool {
     // SAFETY: forwarded from the caller.
-    unsafe { destroy::<F>(pool, frame.cast(), class) }
+    unsafe { erased_frame::<F>(tagged) }.0
 }
 
-/// A type-erased handle's frame, as `Pooled<F>` holds it.
-struct Parts {
-    /// `None` once the future completed.
-    frame: Option<NonNull<()>>,
-    pool: &'static FramePool,
-    class: u8,
+/// # Safety
+/// `tagged` is a frame as [`erased_frame`] takes it, whose `F` no one uses
+/// again.
+unsafe fn destroy_erased<F: Future>(tagged: NonNull<u8>) {
+    // SAFETY: forwarded from the caller.
+    let (pool, frame) = unsafe { erased_frame::<F>(tagged) };
+    // SAFETY: forwarded from the caller.
+    unsafe { destroy::<F>(pool, frame.ptr.cast(), frame.class) }
 }
 
-/// The type-erased core of [`PooledDyn`] and [`LocalPooledDyn`].
+/// The type-erased core of [`PooledDyn`] and [`LocalPooledDyn`]: two words,
+/// so that a function returns it in registers.
 struct RawDyn<T> {
-    parts: Parts,
+    /// The frame, [`Frame::tagged`]; `None` once the future completed.
+    frame: Option<NonNull<u8>>,
     vtable: &'static Vtable,
     _output: PhantomData<fn() -> T>,
 }
@@ -231,37 +260,47 @@ struct RawDyn<T> {
 impl<T> RawDyn<T> {
     fn new<F: Future<Output = T>>(handle: Pooled<F>) -> Self {
         let (frame, pool, class) = handle.into_raw_parts();
-        RawDyn {
-            parts: Parts { frame: frame.map(NonNull::cast), pool, class },
-            vtable: &VtableOf::<F>::VTABLE,
-            _output: PhantomData,
-        }
+        let frame = frame.map(|f| {
+            let frame = Frame { ptr: f.cast(), class };
+            // SAFETY: the frame's class key counts a word at `POOL_AT`, after
+            // the future, that nothing else uses: the pool goes there, for
+            // the erased functions.
+            unsafe { frame.ptr.add(KeyOf::<F>::POOL_AT).cast::<&'static FramePool>().write(pool) };
+            frame.tagged()
+        });
+        RawDyn { frame, vtable: &VtableOf::<F>::VTABLE, _output: PhantomData }
     }
 
     fn is_terminated(&self) -> bool {
-        self.parts.frame.is_none()
+        self.frame.is_none()
     }
 
     #[inline]
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<T> {
         let mut out = core::mem::MaybeUninit::<T>::uninit();
-        // SAFETY: the frame holds the future the vtable was made for, taken
-        // from the pool with the class beside it; only this handle reaches it
-        // and it never moves; `out` has room for its output.
-        if !unsafe { (self.vtable.poll)(&mut self.parts, cx, out.as_mut_ptr().cast()) } {
+        // SAFETY: the frame holds the future the vtable was made for, with
+        // its pool word written by `new`; only this handle reaches it and it
+        // never moves; `out` has room for its output.
+        if !unsafe { (self.vtable.poll)(&mut self.frame, cx, out.as_mut_ptr().cast()) } {
             return Poll::Pending;
         }
         // SAFETY: `poll` returned `true`, so it wrote the output.
         Poll::Ready(unsafe { out.assume_init() })
     }
+
+    /// The pool of the frame, while the handle holds one.
+    fn pool(&self) -> Option<&'static FramePool> {
+        // SAFETY: a frame this handle holds, made by `new`.
+        self.frame.map(|tagged| unsafe { (self.vtable.pool)(tagged) })
+    }
 }
 
 impl<T> Drop for RawDyn<T> {
     fn drop(&mut self) {
-        if let Some(frame) = self.parts.frame {
+        if let Some(frame) = self.frame {
             // SAFETY: the handle owned the frame, and is gone after this: the
             // last use.
-            unsafe { (self.vtable.destroy)(self.parts.pool, frame, self.parts.class) };
+            unsafe { (self.vtable.destroy)(frame) };
         }
     }
 }
@@ -271,7 +310,7 @@ impl<T> Drop for RawDyn<T> {
 /// `dyn`-compatible trait return, and what [`Pooled::into_dyn`] makes.
 ///
 /// Like `Pin<Box<dyn Future<Output = T> + Send + 'a>>`, but the state machine
-/// lives in a pool frame, and the handle is four words.
+/// lives in a pool frame, and the handle is two words.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct PooledDyn<'a, T> {
     raw: RawDyn<T>,
@@ -347,7 +386,7 @@ impl<'a, T> From<PooledDyn<'a, T>> for LocalPooledDyn<'a, T> {
 impl<T> fmt::Debug for PooledDyn<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PooledDyn")
-            .field("pool", &self.raw.parts.pool.name())
+            .field("pool", &self.raw.pool().map(FramePool::name))
             .field("terminated", &self.is_terminated())
             .finish()
     }
@@ -356,7 +395,7 @@ impl<T> fmt::Debug for PooledDyn<'_, T> {
 impl<T> fmt::Debug for LocalPooledDyn<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LocalPooledDyn")
-            .field("pool", &self.raw.parts.pool.name())
+            .field("pool", &self.raw.pool().map(FramePool::name))
             .field("terminated", &self.is_terminated())
             .finish()
     }

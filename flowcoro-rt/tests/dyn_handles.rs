@@ -46,7 +46,8 @@ fn heterogeneous_futures_in_one_vec() {
     assert_eq!(out, vec![1, 4096, 3, 3 * 4096, 5, 5 * 4096]);
     assert_eq!(SMALL.stats().live, 0);
     assert_eq!(LARGE.stats().live, 0);
-    assert_eq!(size_of::<PooledDyn<'static, u64>>(), 4 * size_of::<usize>());
+    // Two words, as `Pin<Box<dyn Future>>`: returned in registers.
+    assert_eq!(size_of::<PooledDyn<'static, u64>>(), 2 * size_of::<usize>());
 }
 
 #[test]
