@@ -119,13 +119,22 @@ impl Magazines {
     #[inline]
     pub unsafe fn push(&mut self, frame: NonNull<u8>) -> Option<List> {
         if self.cur.len() < self.cap {
-            if !self.cur.has_room_for(self.cap) {
-                self.cur.reserve(self.cap);
-            }
+            // Containers keep their room once grown: this allocates only
+            // while a new one fills for the first time.
             // SAFETY: forwarded from the caller.
             unsafe { self.cur.push(frame) };
             return None;
         }
+        // SAFETY: forwarded from the caller.
+        unsafe { self.push_full(frame) }
+    }
+
+    /// [`push`](Magazines::push) into a full `cur`.
+    ///
+    /// # Safety
+    /// As [`List::push`].
+    #[cold]
+    unsafe fn push_full(&mut self, frame: NonNull<u8>) -> Option<List> {
         if self.cap == 0 {
             let mut one = List::new();
             // SAFETY: forwarded from the caller.

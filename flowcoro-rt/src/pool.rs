@@ -200,11 +200,17 @@ impl Frame {
     }
 
     /// The frame [`tagged`](Frame::tagged) made.
+    ///
+    /// # Safety
+    /// `tagged` came from [`Frame::tagged`].
     #[inline(always)]
-    pub(crate) fn from_tagged(tagged: NonNull<u8>) -> Frame {
+    pub(crate) unsafe fn from_tagged(tagged: NonNull<u8>) -> Frame {
         let tag = tagged.addr().get() & TAG;
         let class = if tag == TAG { HEAP } else { tag as u8 };
-        let ptr = NonNull::new(Frame::untagged(tagged)).expect("frames are never at address 0");
+        // SAFETY: `tagged` is a non-null frame address, a multiple of
+        // `MIN_ALIGN`, plus a tag below it: clearing the tag leaves the
+        // frame's address, which is not null.
+        let ptr = unsafe { NonNull::new_unchecked(Frame::untagged(tagged)) };
         Frame { ptr, class }
     }
 }
@@ -225,7 +231,8 @@ impl Packed {
 
     #[inline(always)]
     fn unpack(self) -> (&'static FramePool, Frame) {
-        (self.pool, Frame::from_tagged(self.tagged))
+        // SAFETY: `new` tagged it.
+        (self.pool, unsafe { Frame::from_tagged(self.tagged) })
     }
 }
 
@@ -414,6 +421,19 @@ impl FramePool {
             // Counted by the free that filled the slot.
             return Some(Frame { ptr, class: class as u8 });
         }
+        self.take_from_magazines(lp, st, class)
+    }
+
+    /// [`take_cached`](FramePool::take_cached) past the hot slot, out of
+    /// line so that the hot path stays small enough to inline everywhere.
+    #[inline(never)]
+    fn take_from_magazines(
+        &'static self,
+        lp: &LocalPool,
+        st: &mut LocalState,
+        class: usize,
+    ) -> Option<Frame> {
+        let class = class & CLASS_MASK;
         let ptr = st.mags[class].pop()?;
         let reused = lp.counters.reused.load(Relaxed).wrapping_add(1);
         lp.counters.reused.store(reused, Relaxed);
@@ -565,6 +585,18 @@ impl FramePool {
             }
             return;
         }
+        // SAFETY: forwarded from the caller.
+        unsafe { Self::give_to_magazines(lp, frame) }
+    }
+
+    /// [`give_cached`](FramePool::give_cached) past a full hot slot, out of
+    /// line so that the hot path stays small enough to inline everywhere.
+    ///
+    /// # Safety
+    /// As [`FramePool::give_cached`].
+    #[inline(never)]
+    unsafe fn give_to_magazines(lp: &LocalPool, frame: Frame) {
+        let class = frame.class as usize & CLASS_MASK;
         // SAFETY: a short borrow of this thread's state, see `local_pool`.
         let st = unsafe { &mut *lp.state.get() };
         bump(&lp.counters.frees, 1);

@@ -191,7 +191,8 @@ impl<F: Future> VtableOf<F> {
 /// `tagged` is a [`Frame::tagged`] frame holding an `F`, whose pool word
 /// `RawDyn::new` wrote.
 unsafe fn erased_frame<F: Future>(tagged: NonNull<u8>) -> (&'static FramePool, Frame) {
-    let frame = Frame::from_tagged(tagged);
+    // SAFETY: the caller's contract: a tagged frame.
+    let frame = unsafe { Frame::from_tagged(tagged) };
     // SAFETY: the caller's contract: the word at `POOL_AT` is inside the
     // frame (its class key counts it) and holds the pool.
     let pool = unsafe { frame.ptr.add(KeyOf::<F>::POOL_AT).cast::<&'static FramePool>().read() };
