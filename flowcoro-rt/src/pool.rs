@@ -377,20 +377,22 @@ impl FramePool {
             // SAFETY: a short borrow of this thread's state, see `local_pool`.
             let st = unsafe { &mut *lp.state.get() };
             // The first layout this thread asked for: a non-generic fn's only
-            // one. The others are looked up out of line.
+            // one. The others, and the magazines, are one call away.
             let (first, class) = st.seen[0];
             if first == key.bits() {
-                if let Some(frame) = self.take_cached(lp, st, class as usize) {
-                    return (self, frame);
+                let class = class as usize & CLASS_MASK;
+                if let Some(ptr) = lp.hot[class].take() {
+                    // Counted by the free that filled the slot.
+                    return (self, Frame { ptr, class: class as u8 });
                 }
             }
         }
         self.take_other(key).unpack()
     }
 
-    /// [`take`](FramePool::take) past the first step: a pool past the near
-    /// table, a layout other than the first one this thread asked for (a
-    /// generic fn's), or an empty cache.
+    /// [`take`](FramePool::take) past the hot slot of the first layout: a
+    /// pool past the near table, a layout other than the first one this
+    /// thread asked for (a generic fn's), the magazines, or an empty cache.
     #[inline(never)]
     fn take_other(&'static self, key: ClassKey) -> Packed {
         if let Some(lp) = local_pool(self.index.load(StdOrdering::Relaxed)) {
@@ -409,7 +411,7 @@ impl FramePool {
 
     /// A cached frame of `class` from this thread's `lp`: the hot frame, or
     /// one from the magazines.
-    #[inline(always)]
+    #[inline]
     fn take_cached(
         &'static self,
         lp: &LocalPool,
@@ -421,19 +423,6 @@ impl FramePool {
             // Counted by the free that filled the slot.
             return Some(Frame { ptr, class: class as u8 });
         }
-        self.take_from_magazines(lp, st, class)
-    }
-
-    /// [`take_cached`](FramePool::take_cached) past the hot slot, out of
-    /// line so that the hot path stays small enough to inline everywhere.
-    #[inline(never)]
-    fn take_from_magazines(
-        &'static self,
-        lp: &LocalPool,
-        st: &mut LocalState,
-        class: usize,
-    ) -> Option<Frame> {
-        let class = class & CLASS_MASK;
         let ptr = st.mags[class].pop()?;
         let reused = lp.counters.reused.load(Relaxed).wrapping_add(1);
         lp.counters.reused.store(reused, Relaxed);
@@ -536,12 +525,10 @@ impl FramePool {
     /// hold a value.
     #[inline(always)]
     pub(crate) unsafe fn give_back(&'static self, frame: Frame, key: ClassKey) {
-        if frame.class != HEAP {
-            if let Some(lp) = near_pool(self.near.load(StdOrdering::Relaxed)) {
-                // SAFETY: see `local_pool`; the caller's frame.
-                unsafe { self.give_cached(lp.as_ref(), frame) };
-                return;
-            }
+        if let Some(lp) = near_pool(self.near.load(StdOrdering::Relaxed)) {
+            // SAFETY: see `local_pool`; the caller's frame.
+            unsafe { self.give_cached(lp.as_ref(), frame, key) };
+            return;
         }
         // SAFETY: forwarded from the caller.
         unsafe { self.give_back_other(frame, key) }
@@ -554,12 +541,10 @@ impl FramePool {
     /// As [`FramePool::give_back`].
     #[inline(never)]
     unsafe fn give_back_other(&'static self, frame: Frame, key: ClassKey) {
-        if frame.class != HEAP {
-            if let Some(lp) = local_pool(self.index.load(StdOrdering::Relaxed)) {
-                // SAFETY: see `local_pool`; the caller's frame.
-                unsafe { self.give_cached(lp.as_ref(), frame) };
-                return;
-            }
+        if let Some(lp) = local_pool(self.index.load(StdOrdering::Relaxed)) {
+            // SAFETY: see `local_pool`; the caller's frame.
+            unsafe { self.give_cached(lp.as_ref(), frame, key) };
+            return;
         }
         // SAFETY: forwarded from the caller.
         unsafe { self.give_back_slow(frame, key) }
@@ -570,12 +555,11 @@ impl FramePool {
     ///
     /// # Safety
     /// `lp` is this thread's cache for `self` (see `local_pool`); `frame`
-    /// came from `take` on this pool, with a class other than [`HEAP`], and no
-    /// longer holds a value.
+    /// came from `take(key)` on this pool, and no longer holds a value.
     #[inline(always)]
-    unsafe fn give_cached(&'static self, lp: &LocalPool, frame: Frame) {
-        let class = frame.class as usize & CLASS_MASK;
-        if lp.hot[class].put(frame.ptr) {
+    unsafe fn give_cached(&'static self, lp: &LocalPool, frame: Frame, key: ClassKey) {
+        // A heap frame's slot is always closed: no separate test for it here.
+        if lp.hot[frame.class as usize & HOT_MASK].put(frame.ptr) {
             let n = lp.counters.hot_in.load(Relaxed).wrapping_add(1);
             lp.counters.hot_in.store(n, Relaxed);
             if n % decay::TICK == 0 {
@@ -586,7 +570,7 @@ impl FramePool {
             return;
         }
         // SAFETY: forwarded from the caller.
-        unsafe { Self::give_to_magazines(lp, frame) }
+        unsafe { self.give_to_magazines(lp, frame, key) }
     }
 
     /// [`give_cached`](FramePool::give_cached) past a full hot slot, out of
@@ -595,7 +579,11 @@ impl FramePool {
     /// # Safety
     /// As [`FramePool::give_cached`].
     #[inline(never)]
-    unsafe fn give_to_magazines(lp: &LocalPool, frame: Frame) {
+    unsafe fn give_to_magazines(&'static self, lp: &LocalPool, frame: Frame, key: ClassKey) {
+        if frame.class == HEAP {
+            // SAFETY: forwarded from the caller.
+            return unsafe { self.give_back_slow(frame, key) };
+        }
         let class = frame.class as usize & CLASS_MASK;
         // SAFETY: a short borrow of this thread's state, see `local_pool`.
         let st = unsafe { &mut *lp.state.get() };
@@ -1208,7 +1196,8 @@ struct LocalPool {
     counters: Counters,
     /// One hot frame per class, in front of the magazines. Read by `stats()`
     /// from other threads (the reuses of hot frames are counted from them).
-    hot: [HotSlot; CLASSES],
+    /// Slots past [`CLASSES`] stay closed, among them [`HEAP`]'s.
+    hot: [HotSlot; HOT_SLOTS],
     state: UnsafeCell<LocalState>,
 }
 
@@ -1224,6 +1213,12 @@ struct LocalPool {
 /// Only the owning thread writes it, with relaxed loads and stores (plain
 /// moves); other threads only read it, to count.
 struct HotSlot(AtomicPtr<u8>);
+
+/// Hot slots per thread and pool, indexed by class masked with
+/// [`HOT_MASK`].
+const HOT_SLOTS: usize = 2 * CLASSES;
+const HOT_MASK: usize = HOT_SLOTS - 1;
+const _: () = assert!(HEAP as usize & HOT_MASK >= CLASSES);
 
 /// A slot holding this address is closed: a pool with no room for idle
 /// frames (`max_idle` below 2) keeps none here either. Frames are at least
@@ -1244,7 +1239,8 @@ impl HotSlot {
             return None;
         }
         self.0.store(core::ptr::null_mut(), Relaxed);
-        NonNull::new(p)
+        // SAFETY: above `CLOSED`, so not null.
+        Some(unsafe { NonNull::new_unchecked(p) })
     }
 
     /// Keeps `frame` if the slot is empty; `false` if it is full or closed.
@@ -1313,7 +1309,7 @@ impl LocalPool {
         let lp = Box::new(LocalPool {
             pool,
             counters: Counters::default(),
-            hot: core::array::from_fn(|_| HotSlot::new(cap > 0)),
+            hot: core::array::from_fn(|slot| HotSlot::new(cap > 0 && slot < CLASSES)),
             state: UnsafeCell::new(LocalState {
                 seen: [(ClassKey::EMPTY, 0); SEEN],
                 redirects: [(ClassKey::EMPTY, None); SEEN],
