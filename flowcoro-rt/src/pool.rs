@@ -560,12 +560,8 @@ impl FramePool {
     unsafe fn give_cached(&'static self, lp: &LocalPool, frame: Frame, key: ClassKey) {
         // A heap frame's slot is always closed: no separate test for it here.
         if lp.hot[frame.class as usize & HOT_MASK].put(frame.ptr) {
-            let n = lp.counters.hot_in.load(Relaxed).wrapping_add(1);
-            lp.counters.hot_in.store(n, Relaxed);
-            if n % decay::TICK == 0 {
-                // SAFETY: a short borrow of this thread's state, see
-                // `local_pool`.
-                self.tick(unsafe { &mut *lp.state.get() });
+            if lp.counters.hot_free() {
+                self.hot_lap(lp);
             }
             return;
         }
@@ -678,6 +674,15 @@ impl FramePool {
 }
 
 impl FramePool {
+    /// A lap of this thread's hot-slot frees: counted, then a tick.
+    #[cold]
+    #[inline(never)]
+    fn hot_lap(&'static self, lp: &LocalPool) {
+        lp.counters.hot_lap();
+        // SAFETY: a short borrow of this thread's state, see `local_pool`.
+        self.tick(unsafe { &mut *lp.state.get() });
+    }
+
     /// Every [`decay::TICK`] reuses on a thread: once `st.tick_interval`
     /// reuses have passed since the last look, a look at the clock and maybe
     /// a decay step. Touches no cache state but the tick's own fields.
@@ -1207,8 +1212,9 @@ struct LocalPool {
 /// A call that completes before the next one of its pool starts (the common
 /// case) hands its frame over through this slot: a load and a store each
 /// way, no link written into the frame, no length, and no counter on the
-/// allocation. The free that fills the slot counts in `hot_in`; the
-/// allocations it served are `hot_in` minus the frames still in the slots.
+/// allocation. The free that fills the slot counts down `hot_left` (whose
+/// laps are the decay tick); the allocations it served are the frees into
+/// hot slots minus the frames still in them.
 ///
 /// Only the owning thread writes it, with relaxed loads and stores (plain
 /// moves); other threads only read it, to count.
@@ -1328,10 +1334,10 @@ impl LocalPool {
         let mut list = List::new();
         if let Some(frame) = self.hot[class].take() {
             // The frame leaves without a reuse: count its free as an ordinary
-            // one, so that `hot_in` minus the slots' frames stays the reuses.
+            // one, so that the frees into hot slots minus their frames stay
+            // the reuses.
             bump(&self.counters.frees, 1);
-            let c = &self.counters.hot_in;
-            c.store(c.load(Relaxed).wrapping_sub(1), Relaxed);
+            self.counters.unhot_one();
             // SAFETY: a free frame of `class` that the slot owned.
             unsafe { list.push(frame) };
         }

@@ -6,6 +6,7 @@
 
 use core::fmt;
 
+use crate::decay::TICK;
 use crate::sync::{AtomicU64, Ordering::Relaxed, bump};
 
 /// The counters one thread keeps for one pool.
@@ -14,7 +15,7 @@ use crate::sync::{AtomicU64, Ordering::Relaxed, bump};
 /// [`bump`]); `stats()` reads them from any thread. Each block sits on its own
 /// cache lines so threads never share one on the fast path.
 #[repr(align(128))]
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Counters {
     // `allocations` is not stored: it is `reused + fresh + heap_fallbacks`,
     // which saves the fast path a store.
@@ -22,10 +23,14 @@ pub struct Counters {
     pub fresh: AtomicU64,
     pub heap_fallbacks: AtomicU64,
     pub frees: AtomicU64,
-    /// Frees that went to the thread's hot slots rather than its magazines.
-    /// Every one is also a reuse once the slot is emptied by an allocation,
-    /// so allocations served from a hot slot are not counted on their own.
-    pub hot_in: AtomicU64,
+    /// Frees into the thread's hot slots (rather than its magazines) still
+    /// to come in this lap of [`TICK`], counted down (see
+    /// [`Counters::hot_free`]). Every such free is also a reuse once the
+    /// slot is emptied by an allocation, so allocations served from a hot
+    /// slot are not counted on their own.
+    pub hot_left: AtomicU64,
+    /// Laps of `hot_left` completed: [`TICK`] frees each.
+    pub hot_laps: AtomicU64,
     pub heap_frees: AtomicU64,
     /// Pooled frames given back to the allocator.
     pub released: AtomicU64,
@@ -33,10 +38,61 @@ pub struct Counters {
     pub bytes_out: AtomicU64,
 }
 
+impl Default for Counters {
+    fn default() -> Counters {
+        Counters {
+            reused: AtomicU64::new(0),
+            fresh: AtomicU64::new(0),
+            heap_fallbacks: AtomicU64::new(0),
+            frees: AtomicU64::new(0),
+            hot_left: AtomicU64::new(TICK),
+            hot_laps: AtomicU64::new(0),
+            heap_frees: AtomicU64::new(0),
+            released: AtomicU64::new(0),
+            bytes_in: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+        }
+    }
+}
+
 impl Counters {
+    /// Counts a free into a hot slot. Returns `true` every [`TICK`]-th time,
+    /// when the count reaches zero: then call
+    /// [`hot_lap`](Counters::hot_lap). The decrement sets the flag the
+    /// branch reads, so the decay tick costs the fast path no test of its
+    /// own.
+    #[inline(always)]
+    pub fn hot_free(&self) -> bool {
+        let n = self.hot_left.load(Relaxed).wrapping_sub(1);
+        self.hot_left.store(n, Relaxed);
+        n == 0
+    }
+
+    /// Starts the next lap of `hot_left`.
+    pub fn hot_lap(&self) {
+        bump(&self.hot_laps, 1);
+        self.hot_left.store(TICK, Relaxed);
+    }
+
+    /// Frees into hot slots so far. A lap that reached zero counts whole
+    /// before [`hot_lap`](Counters::hot_lap) restarts it.
+    pub fn hot_frees(&self) -> u64 {
+        let laps = self.hot_laps.load(Relaxed);
+        let left = self.hot_left.load(Relaxed);
+        laps.wrapping_mul(TICK).wrapping_add(TICK.wrapping_sub(left))
+    }
+
+    /// Takes back the count of a free into a hot slot (owning thread only):
+    /// the frame left the slot without being reused.
+    pub fn unhot_one(&self) {
+        let n = self.hot_frees().wrapping_sub(1);
+        self.hot_laps.store(n / TICK, Relaxed);
+        self.hot_left.store(TICK - n % TICK, Relaxed);
+    }
+
     /// The totals, for a thread whose hot slots hold `hot_held` frames.
     pub fn snapshot(&self, hot_held: u64) -> Totals {
-        let hot_in = self.hot_in.load(Relaxed);
+        let hot_in = self.hot_frees();
         let reused = self.reused.load(Relaxed).wrapping_add(hot_in.saturating_sub(hot_held));
         let fresh = self.fresh.load(Relaxed);
         let heap_fallbacks = self.heap_fallbacks.load(Relaxed);
@@ -277,7 +333,7 @@ mod tests {
     fn frees_into_a_hot_slot_count_as_reuses_once_taken_back() {
         let c = Counters::default();
         bump(&c.fresh, 1); // a frame from new memory, in use
-        bump(&c.hot_in, 1); // freed into the hot slot
+        assert!(!c.hot_free()); // freed into the hot slot
         let t = c.snapshot(1);
         assert_eq!((t.allocations, t.reused, t.frees, t.live(), t.idle()), (1, 0, 1, 0, 1));
         // Taken back out of the slot by an allocation: no counter moves.
@@ -287,6 +343,35 @@ mod tests {
         // counts no negative reuse.
         let t = Counters::default().snapshot(1);
         assert_eq!((t.allocations, t.reused), (0, 0));
+    }
+
+    #[test]
+    fn hot_frees_lap_every_tick_and_keep_their_count() {
+        let c = Counters::default();
+        let mut laps = 0;
+        for _ in 0..5 * TICK + 3 {
+            if c.hot_free() {
+                c.hot_lap();
+                laps += 1;
+            }
+        }
+        assert_eq!((laps, c.hot_frees()), (5, 5 * TICK + 3));
+        c.unhot_one();
+        assert_eq!(c.hot_frees(), 5 * TICK + 2);
+        for _ in 0..3 {
+            c.unhot_one();
+        }
+        // Back across a lap boundary.
+        assert_eq!(c.hot_frees(), 5 * TICK - 1);
+        // A lap that reached zero counts whole before it restarts.
+        let d = Counters::default();
+        for _ in 0..TICK - 1 {
+            assert!(!d.hot_free());
+        }
+        assert!(d.hot_free());
+        assert_eq!(d.hot_frees(), TICK);
+        d.hot_lap();
+        assert_eq!(d.hot_frees(), TICK);
     }
 
     #[test]
