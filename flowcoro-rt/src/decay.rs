@@ -1,9 +1,10 @@
 //! Idle memory that gives itself back: the clock tick and the decaying peak.
 //!
 //! No thread of ours and no clock read per call: a thread ticks every
-//! [`TICK`] reuses of a pool, and looks at a cheap cycle counter there. Ticks
-//! that come close together (a busy thread) widen the interval, up to
-//! [`MAX_TICK`] reuses, so a busy fast path pays almost nothing; ticks far
+//! [`TICK`] frees into a pool's hot slot or reuses from its magazines (the
+//! count it keeps for the stats anyway), and looks at a cheap cycle counter
+//! there. Ticks that come close together (a busy thread) widen the interval,
+//! up to [`MAX_TICK`] calls, so a busy fast path pays almost nothing; ticks far
 //! apart (light traffic) and the slow-path events of a burst (a magazine
 //! spilled to or refilled from the depot, new memory) bring it back to
 //! [`TICK`], so light traffic after a burst is seen within a few dozen calls.

@@ -683,7 +683,7 @@ impl FramePool {
         self.tick(unsafe { &mut *lp.state.get() });
     }
 
-    /// Every [`decay::TICK`] reuses on a thread: once `st.tick_interval`
+    /// Every [`decay::TICK`] calls on a thread: once `st.tick_interval`
     /// reuses have passed since the last look, a look at the clock and maybe
     /// a decay step. Touches no cache state but the tick's own fields.
     #[cold]
