@@ -1,16 +1,19 @@
 //! Create + drop of one frame: `FramePool` beside `Box::pin` under the system
 //! allocator and a box allocated by mimalloc, for frames of 64 B to 16 KiB,
-//! on one thread and across two (allocated on one, dropped on the other).
+//! on one thread and across two (allocated on one, dropped on the other,
+//! batches handed over without parking either thread).
 //!
 //! The future is built in its slot, as `#[pooled]` builds it
 //! (`alloc_with(|| future)`); `Box::pin(future)` builds it on the stack and
 //! moves it, which is what boxed code pays.
 
 use std::alloc::{GlobalAlloc, Layout};
+use std::collections::VecDeque;
 use std::hint::black_box;
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -95,14 +98,54 @@ fn one_thread(c: &mut Criterion) {
     g.finish();
 }
 
-/// A thread that drops whatever batches it is sent, as a work-stealing
+/// Batches handed between the two threads without parking either: a thread
+/// that waits spins on `ready` and takes the lock only once there is
+/// something to take. A parking hand-off (a channel) costs a futex wake-up
+/// per batch, tens of nanoseconds per frame of scheduling that has nothing
+/// to do with allocation, and it would be most of what the bench measured.
+struct Handoff<T> {
+    batches: Mutex<VecDeque<Vec<T>>>,
+    ready: AtomicUsize,
+}
+
+impl<T> Handoff<T> {
+    fn new() -> Self {
+        Handoff { batches: Mutex::new(VecDeque::new()), ready: AtomicUsize::new(0) }
+    }
+
+    fn push(&self, batch: Vec<T>) {
+        self.batches.lock().unwrap().push_back(batch);
+        self.ready.fetch_add(1, Ordering::Release);
+    }
+
+    fn try_pop(&self) -> Option<Vec<T>> {
+        if self.ready.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let batch = self.batches.lock().unwrap().pop_front()?;
+        self.ready.fetch_sub(1, Ordering::Relaxed);
+        Some(batch)
+    }
+
+    fn pop(&self) -> Vec<T> {
+        loop {
+            if let Some(batch) = self.try_pop() {
+                return batch;
+            }
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// A thread that drops whatever batches it is handed, as a work-stealing
 /// executor's other worker would. It lives for a whole benchmark, like a
 /// runtime's workers, so its cache is warm as theirs would be.
 struct Dropper<T: Send + 'static> {
-    to_consumer: Option<mpsc::SyncSender<Vec<T>>>,
-    /// Empty batches, back from the consumer (or put back after a run).
-    recycled: mpsc::Receiver<Vec<T>>,
-    refill: mpsc::Sender<Vec<T>>,
+    /// Full batches, for the dropping thread.
+    full: Arc<Handoff<T>>,
+    /// Empty batches, back from it.
+    empty: Arc<Handoff<T>>,
+    stop: Arc<AtomicBool>,
     consumer: Option<thread::JoinHandle<()>>,
 }
 
@@ -111,41 +154,43 @@ const IN_FLIGHT: usize = 6;
 
 impl<T: Send + 'static> Dropper<T> {
     fn new() -> Self {
-        let (to_consumer, from_producer) = mpsc::sync_channel::<Vec<T>>(IN_FLIGHT);
-        let (refill, recycled) = mpsc::channel::<Vec<T>>();
+        let (full, empty) = (Arc::new(Handoff::new()), Arc::new(Handoff::new()));
         for _ in 0..IN_FLIGHT {
-            refill.send(Vec::with_capacity(BATCH)).unwrap();
+            empty.push(Vec::with_capacity(BATCH));
         }
-        let to_producer = refill.clone();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (from_producer, to_producer, stopped) = (full.clone(), empty.clone(), stop.clone());
         let consumer = thread::spawn(move || {
-            for mut batch in from_producer {
-                batch.clear(); // drops every future here
-                if to_producer.send(batch).is_err() {
-                    break;
+            while !stopped.load(Ordering::Relaxed) {
+                match from_producer.try_pop() {
+                    Some(mut batch) => {
+                        batch.clear(); // drops every future here
+                        to_producer.push(batch);
+                    }
+                    None => std::hint::spin_loop(),
                 }
             }
         });
-        Dropper { to_consumer: Some(to_consumer), recycled, refill, consumer: Some(consumer) }
+        Dropper { full, empty, stop, consumer: Some(consumer) }
     }
 
     /// Creates `iters` futures here, in batches, and has them dropped there;
     /// times the whole flow, until the last batch is dropped.
     fn run(&self, iters: u64, make: impl Fn() -> T) -> Duration {
-        let to_consumer = self.to_consumer.as_ref().unwrap();
         let start = Instant::now();
         let mut left = iters as usize;
         while left > 0 {
-            let mut batch = self.recycled.recv().unwrap();
+            let mut batch = self.empty.pop();
             let n = left.min(BATCH);
             batch.extend((0..n).map(|_| make()));
             left -= n;
-            to_consumer.send(batch).unwrap();
+            self.full.push(batch);
         }
         // Every batch back empty: everything was dropped.
-        let back: Vec<_> = (0..IN_FLIGHT).map(|_| self.recycled.recv().unwrap()).collect();
+        let back: Vec<_> = (0..IN_FLIGHT).map(|_| self.empty.pop()).collect();
         let elapsed = start.elapsed();
         for b in back {
-            self.refill.send(b).unwrap();
+            self.empty.push(b);
         }
         elapsed
     }
@@ -153,7 +198,7 @@ impl<T: Send + 'static> Dropper<T> {
 
 impl<T: Send + 'static> Drop for Dropper<T> {
     fn drop(&mut self) {
-        drop(self.to_consumer.take());
+        self.stop.store(true, Ordering::Relaxed);
         if let Some(c) = self.consumer.take() {
             c.join().unwrap();
         }
