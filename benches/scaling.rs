@@ -9,14 +9,13 @@
 
 mod support;
 
-use std::hint::black_box;
 use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 
-use support::{block_on, leaf, pooled_1k};
+use support::{await_in_loop, leaf, pooled_1k};
 
 /// Runs `iters` calls of `call` on each of `threads` threads at once.
 fn hammer<F: Future<Output = u8>>(
@@ -29,14 +28,7 @@ fn hammer<F: Future<Output = u8>>(
         for _ in 0..threads {
             s.spawn(|| {
                 ready.wait();
-                let acc = block_on(async {
-                    let mut acc = 0u8;
-                    for i in 0..iters {
-                        acc ^= call(i as u8).await;
-                    }
-                    acc
-                });
-                black_box(acc);
+                await_in_loop(iters, call);
             });
         }
         ready.wait();

@@ -113,12 +113,12 @@ pub(crate) const HEAP: u8 = u8::MAX;
 ///   over their share giving back first.
 ///
 /// Each thread keeps at most two magazines and a hot frame per class on top.
-/// A thread that
-/// exits hands its cached frames to the depot. [`trim`](FramePool::trim) frees
-/// what the depot and the calling thread's cache hold.
+/// A thread that exits hands its cached frames to the depot.
+/// [`trim`](FramePool::trim) frees what the depot and the calling thread's
+/// cache hold.
 ///
 /// Decay costs the fast path nothing shared: a thread looks at the clock every
-/// few dozen reuses, through a cycle-counter filter that keeps real clock
+/// few dozen calls, through a cycle-counter filter that keeps real clock
 /// reads to about one per millisecond at most.
 pub struct FramePool {
     name: &'static str,
@@ -488,20 +488,16 @@ impl FramePool {
             if self.prewarm > 0 {
                 self.prewarm_once(class);
             }
-            if let Some(ptr) = lp.hot[class].take() {
-                // Counted by the free that filled the slot.
-                return Frame { ptr, class: class as u8 };
+            if let Some(frame) = self.take_cached(lp, st, class) {
+                return frame;
             }
             let c = &lp.counters;
             let mags = &mut st.mags[class];
-            let ptr = match mags.pop() {
-                Some(p) => Some(p),
-                None => shared.depot_refill(class, mags.surplus()).and_then(|batch| {
-                    mags.load(batch);
-                    mags.pop()
-                }),
-            };
-            if let Some(ptr) = ptr {
+            let refilled = shared.depot_refill(class, mags.surplus()).and_then(|batch| {
+                mags.load(batch);
+                mags.pop()
+            });
+            if let Some(ptr) = refilled {
                 bump(&c.reused, 1);
                 return Frame { ptr, class: class as u8 };
             }
@@ -601,23 +597,17 @@ impl FramePool {
         let local = local_pool_or_insert(idx, self).map(|lp| {
             // SAFETY: see `local_pool`.
             let lp = unsafe { lp.as_ref() };
-            bump(&lp.counters.frees, 1);
             if frame.class == HEAP {
+                bump(&lp.counters.frees, 1);
                 bump(&lp.counters.heap_frees, 1);
                 bump(&lp.counters.bytes_out, key.size() as u64);
                 // SAFETY: a heap frame was allocated alone with `key`'s layout.
                 unsafe { dealloc(frame.ptr.as_ptr(), key.layout()) };
                 return;
             }
-            let class = frame.class as usize;
-            // SAFETY: the caller gives us the free frame of `class`.
-            // SAFETY: a short borrow of this thread's state, see `local_pool`.
-            let st = unsafe { &mut *lp.state.get() };
-            // SAFETY: the caller gives us the free frame of `class`.
-            if let Some(spill) = unsafe { st.mags[class].push(frame.ptr) } {
-                st.tick_interval = decay::TICK;
-                st.mags[class].restock(lp.spill(class, spill));
-            }
+            // SAFETY: this thread's cache for the pool; the caller gives us a
+            // free pooled frame of it.
+            unsafe { self.give_cached(lp, frame, key) };
         });
         if local.is_none() {
             // SAFETY: forwarded from the caller.
@@ -684,7 +674,7 @@ impl FramePool {
     }
 
     /// Every [`decay::TICK`] calls on a thread: once `st.tick_interval`
-    /// reuses have passed since the last look, a look at the clock and maybe
+    /// calls have passed since the last look, a look at the clock and maybe
     /// a decay step. Touches no cache state but the tick's own fields.
     #[cold]
     #[inline(never)]
@@ -817,7 +807,7 @@ fn enforce_budget(all: &[&'static FramePool]) {
 /// split evenly among the pools holding idle frames) give theirs back first.
 /// Checked when a thread hands frames to a depot and at each decay pass.
 /// Default: unlimited (`u64::MAX`). Each thread's own cache (at most two
-/// magazines per class) is outside the budget.
+/// magazines and a hot frame per class) is outside the budget.
 pub fn set_idle_budget(bytes: u64) {
     IDLE_BUDGET.store(bytes, StdOrdering::Relaxed);
     let all: Vec<&'static FramePool> = POOLS.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -988,7 +978,6 @@ impl Shared {
         }
     }
 
-    /// Takes a batch from the depot of `class`.
     /// [`depot_pop`](Shared::depot_pop) for a thread's empty cache, which
     /// hands over its surplus container in the same lock.
     fn depot_refill(&self, class: usize, surplus: List) -> Option<List> {
@@ -997,6 +986,7 @@ impl Shared {
         Some(batch)
     }
 
+    /// Takes a batch from the depot of `class`.
     fn depot_pop(&self, class: usize) -> Option<List> {
         let batch = self.depots[class].pop()?;
         self.took(class, &batch);
@@ -1052,8 +1042,8 @@ impl Shared {
         freed
     }
 
-    /// Frees depot frames, largest class first, until the depots hold at
-    /// most `target` bytes.
+    /// Frees depot frames, class by class, until the depots hold at most
+    /// `target` bytes.
     fn shrink_depot_bytes(&self, target: u64) -> Totals {
         let mut freed = Totals::default();
         for class in 0..CLASSES {
@@ -1191,9 +1181,9 @@ fn heap_alloc(key: ClassKey) -> Frame {
 
 /// One thread's caches for one pool.
 ///
-/// Other threads read `counters` (through the registry) while the owner
-/// works, so the owner never borrows the whole struct mutably: only `state`,
-/// through its `UnsafeCell`, for the span of one pool operation.
+/// Other threads read `counters` and `hot` (through the registry) while the
+/// owner works, so the owner never borrows the whole struct mutably: only
+/// `state`, through its `UnsafeCell`, for the span of one pool operation.
 struct LocalPool {
     pool: &'static FramePool,
     /// This thread's counters. Inline (the `LocalPool` is boxed and never
@@ -1271,11 +1261,11 @@ struct LocalState {
     /// Keys this pool has no class for, and the size-class pool serving each.
     redirects: [(u64, Option<&'static FramePool>); SEEN],
     mags: [Magazines; CLASSES],
-    /// Reuses between two looks at the clock: a power of two from
+    /// Calls between two looks at the clock: a power of two from
     /// [`decay::TICK`] to [`decay::MAX_TICK`], back to the least on every
     /// slow-path event.
     tick_interval: u64,
-    /// Reuses since the last look, counted in steps of [`decay::TICK`].
+    /// Calls since the last look, counted in steps of [`decay::TICK`].
     since_tick: u64,
 }
 

@@ -222,10 +222,9 @@ unsafe fn poll_erased<F: Future>(
             // Out of the handle first: if the drop below panics, the frame is
             // back already and the handle must not give it back again.
             *slot = None;
-            // SAFETY: as the caller promised.
-            let (pool, frame) = unsafe { erased_frame::<F>(tagged) };
-            // SAFETY: the future completed and no one reaches the frame again.
-            unsafe { destroy::<F>(pool, frame.ptr.cast(), frame.class) };
+            // SAFETY: as the caller promised; the future completed and no
+            // one reaches the frame again.
+            unsafe { destroy_erased::<F>(tagged) };
             true
         }
         Poll::Pending => false,

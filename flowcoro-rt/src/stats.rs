@@ -58,9 +58,9 @@ impl Default for Counters {
 impl Counters {
     /// Counts a free into a hot slot. Returns `true` every [`TICK`]-th time,
     /// when the count reaches zero: then call
-    /// [`hot_lap`](Counters::hot_lap). The decrement sets the flag the
-    /// branch reads, so the decay tick costs the fast path no test of its
-    /// own.
+    /// [`hot_lap`](Counters::hot_lap). The branch reads the flag the
+    /// decrement sets: the decay tick adds no comparison to the fast path,
+    /// only the count's trip through a register.
     #[inline(always)]
     pub fn hot_free(&self) -> bool {
         let n = self.hot_left.load(Relaxed).wrapping_sub(1);
