@@ -1,13 +1,15 @@
 //! Idle memory that gives itself back: the clock tick and the decaying peak.
 //!
-//! No thread of ours and no clock read per call: a thread ticks every
-//! [`TICK`] frees into a pool's hot slot or reuses from its magazines (the
-//! count it keeps for the stats anyway), and looks at a cheap cycle counter
-//! there. Ticks that come close together (a busy thread) widen the interval,
-//! up to [`MAX_TICK`] calls, so a busy fast path pays almost nothing; ticks far
-//! apart (light traffic) and the slow-path events of a burst (a magazine
-//! spilled to or refilled from the depot, new memory) bring it back to
-//! [`TICK`], so light traffic after a burst is seen within a few dozen calls.
+//! No thread of ours and no clock read per call: a thread ticks at the end
+//! of each lap of frees into a pool's hot slot (a countdown it keeps for the
+//! stats anyway), or every [`TICK`] reuses from its magazines, and looks at
+//! a cheap cycle counter there. Ticks that come close together (a busy
+//! thread) widen the interval, and the next lap, up to [`MAX_TICK`] calls, so
+//! a busy fast path pays almost nothing: not even the misprediction of the
+//! lap's end, which a short fixed lap would cost it. Ticks far apart (light
+//! traffic) and the slow-path events of a burst (a magazine spilled to or
+//! refilled from the depot, new memory) bring it back to [`TICK`], so light
+//! traffic after a burst is seen within a few dozen calls.
 //! The real clock is read at most about once per millisecond per thread. A
 //! decay step, at most every [`STEP`] per pool, sets the pool's idle bound
 //! from its recent peak of live frames and gives the excess back to the
@@ -23,7 +25,7 @@ pub const DECAY_HOLD: Duration = Duration::from_millis(500);
 /// ... and then the remembered peak, and the idle frames it justifies,
 /// halves every `DECAY_HALF_LIFE`.
 pub const DECAY_HALF_LIFE: Duration = Duration::from_secs(1);
-/// Reuses of a pool on one thread between two ticks, at most ...
+/// Calls of a pool on one thread between two ticks, at most ...
 pub(crate) const TICK: u64 = if cfg!(miri) { 4 } else { 32 };
 /// ... and, for a busy thread, at least.
 pub(crate) const MAX_TICK: u64 = if cfg!(miri) { 16 } else { 1024 };

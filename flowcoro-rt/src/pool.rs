@@ -484,7 +484,7 @@ impl FramePool {
             st.remember(key, class);
             // A slow take (refill or new memory): traffic may be changing,
             // watch the clock closely again.
-            st.tick_interval = decay::TICK;
+            lp.watch_closely(st);
             if self.prewarm > 0 {
                 self.prewarm_once(class);
             }
@@ -582,7 +582,7 @@ impl FramePool {
         bump(&lp.counters.frees, 1);
         // SAFETY: the caller gives us the frame, a free frame of `class`.
         if let Some(spill) = unsafe { st.mags[class].push(frame.ptr) } {
-            st.tick_interval = decay::TICK;
+            lp.watch_closely(st);
             st.mags[class].restock(lp.spill(class, spill));
         }
     }
@@ -664,18 +664,20 @@ impl FramePool {
 }
 
 impl FramePool {
-    /// A lap of this thread's hot-slot frees: counted, then a tick.
+    /// The end of a lap of this thread's hot-slot frees: a look at the clock,
+    /// and the next lap, as long as the interval the look chose.
     #[cold]
     #[inline(never)]
     fn hot_lap(&'static self, lp: &LocalPool) {
-        lp.counters.hot_lap();
         // SAFETY: a short borrow of this thread's state, see `local_pool`.
-        self.tick(unsafe { &mut *lp.state.get() });
+        let st = unsafe { &mut *lp.state.get() };
+        st.since_tick = 0;
+        self.look(st);
+        lp.counters.hot_lap(st.tick_interval);
     }
 
-    /// Every [`decay::TICK`] calls on a thread: once `st.tick_interval`
-    /// calls have passed since the last look, a look at the clock and maybe
-    /// a decay step. Touches no cache state but the tick's own fields.
+    /// Every [`decay::TICK`] reuses from a thread's magazines: once
+    /// `st.tick_interval` calls have passed since the last look, a look.
     #[cold]
     #[inline(never)]
     fn tick(&'static self, st: &mut LocalState) {
@@ -684,6 +686,13 @@ impl FramePool {
             return;
         }
         st.since_tick = 0;
+        self.look(st);
+    }
+
+    /// A look at the clock (unless this thread looked very recently), the
+    /// next interval between looks, and maybe a decay step. Touches no cache
+    /// state but the tick's own fields.
+    fn look(&'static self, st: &mut LocalState) {
         let (next, now) = decay::tick(st.tick_interval);
         st.tick_interval = next;
         let Some(now) = now else {
@@ -1263,9 +1272,10 @@ struct LocalState {
     mags: [Magazines; CLASSES],
     /// Calls between two looks at the clock: a power of two from
     /// [`decay::TICK`] to [`decay::MAX_TICK`], back to the least on every
-    /// slow-path event.
+    /// slow-path event. Also the length of a lap of hot-slot frees.
     tick_interval: u64,
-    /// Calls since the last look, counted in steps of [`decay::TICK`].
+    /// Magazine reuses since the last look, counted in steps of
+    /// [`decay::TICK`].
     since_tick: u64,
 }
 
@@ -1317,6 +1327,13 @@ impl LocalPool {
         let lp = NonNull::from(Box::leak(lp));
         lock(&pool.shared().registry).threads.push(ThreadRef(lp));
         lp
+    }
+
+    /// Looks at the clock again within [`decay::TICK`] calls, whichever path
+    /// they take (owning thread only): traffic may be changing.
+    fn watch_closely(&self, st: &mut LocalState) {
+        st.tick_interval = decay::TICK;
+        self.counters.shorten_hot_lap(decay::TICK);
     }
 
     /// Empties the hot slot of `class` (owning thread only), into a list.
@@ -1597,5 +1614,38 @@ mod tests {
         let keys = seen_keys(&POOL);
         assert_eq!(keys.len(), 2, "one entry per layout, not per slow take: {keys:?}");
         drop((small, large));
+    }
+
+    fn tick_state(pool: &'static FramePool) -> (u64, u64) {
+        let lp = local_pool(pool.index.load(StdOrdering::Acquire)).expect("this thread's cache");
+        // SAFETY: as in `seen_keys`.
+        let lp = unsafe { lp.as_ref() };
+        // SAFETY: as in `seen_keys`.
+        let interval = unsafe { &*lp.state.get() }.tick_interval;
+        (interval, lp.counters.hot_left.load(Relaxed))
+    }
+
+    #[test]
+    fn busy_laps_grow_and_a_burst_shortens_them_without_losing_counts() {
+        static POOL: FramePool = FramePool::new("pool::tests::laps");
+        let rounds = if cfg!(miri) { 200 } else { 100_000 };
+        for i in 0..rounds {
+            drop(POOL.alloc(async move { i }));
+        }
+        let (interval, left) = tick_state(&POOL);
+        assert!(left <= interval, "a lap is never longer than the interval: {left} > {interval}");
+        // Under Miri the clock is too slow to call these ticks close.
+        assert!(interval == decay::MAX_TICK || cfg!(miri), "a busy thread's laps grow: {interval}");
+        // A burst spills to the depot: the next look comes within a few calls.
+        let burst: Vec<_> = (0..3 * MAGAZINE).map(|i| POOL.alloc(async move { i })).collect();
+        drop(burst);
+        let (interval, left) = tick_state(&POOL);
+        assert_eq!(interval, decay::TICK);
+        assert!(left <= decay::TICK, "the lap ends within a tick: {left}");
+        let stats = POOL.stats();
+        assert_eq!(stats.allocations, (rounds + 3 * MAGAZINE) as u64);
+        assert_eq!(stats.live, 0);
+        assert_eq!(stats.reused + stats.fresh, stats.allocations, "{stats:?}");
+        assert_eq!(stats.fresh, 3 * MAGAZINE as u64, "{stats:?}");
     }
 }

@@ -24,13 +24,13 @@ pub struct Counters {
     pub heap_fallbacks: AtomicU64,
     pub frees: AtomicU64,
     /// Frees into the thread's hot slots (rather than its magazines) still
-    /// to come in this lap of [`TICK`], counted down (see
-    /// [`Counters::hot_free`]). Every such free is also a reuse once the
-    /// slot is emptied by an allocation, so allocations served from a hot
-    /// slot are not counted on their own.
+    /// to come in this lap, counted down (see [`Counters::hot_free`]). Every
+    /// such free is also a reuse once the slot is emptied by an allocation,
+    /// so allocations served from a hot slot are not counted on their own.
     pub hot_left: AtomicU64,
-    /// Laps of `hot_left` completed: [`TICK`] frees each.
-    pub hot_laps: AtomicU64,
+    /// Frees into hot slots there will have been when `hot_left` reaches
+    /// zero: the count is `hot_end - hot_left`.
+    pub hot_end: AtomicU64,
     pub heap_frees: AtomicU64,
     /// Pooled frames given back to the allocator.
     pub released: AtomicU64,
@@ -46,7 +46,7 @@ impl Default for Counters {
             heap_fallbacks: AtomicU64::new(0),
             frees: AtomicU64::new(0),
             hot_left: AtomicU64::new(TICK),
-            hot_laps: AtomicU64::new(0),
+            hot_end: AtomicU64::new(TICK),
             heap_frees: AtomicU64::new(0),
             released: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
@@ -56,11 +56,11 @@ impl Default for Counters {
 }
 
 impl Counters {
-    /// Counts a free into a hot slot. Returns `true` every [`TICK`]-th time,
-    /// when the count reaches zero: then call
-    /// [`hot_lap`](Counters::hot_lap). The branch reads the flag the
-    /// decrement sets: the decay tick adds no comparison to the fast path,
-    /// only the count's trip through a register.
+    /// Counts a free into a hot slot. Returns `true` when the lap's count
+    /// reaches zero: then call [`hot_lap`](Counters::hot_lap). The branch
+    /// reads the flag the decrement sets, and laps grow long on a busy
+    /// thread, so it is nearly always predicted: the decay tick costs the
+    /// fast path no comparison and no misprediction.
     #[inline(always)]
     pub fn hot_free(&self) -> bool {
         let n = self.hot_left.load(Relaxed).wrapping_sub(1);
@@ -68,26 +68,35 @@ impl Counters {
         n == 0
     }
 
-    /// Starts the next lap of `hot_left`.
-    pub fn hot_lap(&self) {
-        bump(&self.hot_laps, 1);
-        self.hot_left.store(TICK, Relaxed);
+    /// Starts the next lap of hot-slot frees, `len` long (at least one).
+    pub fn hot_lap(&self, len: u64) {
+        debug_assert!(len > 0);
+        bump(&self.hot_end, len);
+        self.hot_left.store(len, Relaxed);
+    }
+
+    /// Ends the current lap within `len` more frees, if it would run longer
+    /// (owning thread only).
+    pub fn shorten_hot_lap(&self, len: u64) {
+        let left = self.hot_left.load(Relaxed);
+        if left > len {
+            let end = self.hot_end.load(Relaxed);
+            self.hot_end.store(end.wrapping_sub(left - len), Relaxed);
+            self.hot_left.store(len, Relaxed);
+        }
     }
 
     /// Frees into hot slots so far. A lap that reached zero counts whole
-    /// before [`hot_lap`](Counters::hot_lap) restarts it.
+    /// before [`hot_lap`](Counters::hot_lap) starts the next.
     pub fn hot_frees(&self) -> u64 {
-        let laps = self.hot_laps.load(Relaxed);
-        let left = self.hot_left.load(Relaxed);
-        laps.wrapping_mul(TICK).wrapping_add(TICK.wrapping_sub(left))
+        let end = self.hot_end.load(Relaxed);
+        end.wrapping_sub(self.hot_left.load(Relaxed))
     }
 
     /// Takes back the count of a free into a hot slot (owning thread only):
-    /// the frame left the slot without being reused.
+    /// the frame left the slot without being reused. The lap grows by one.
     pub fn unhot_one(&self) {
-        let n = self.hot_frees().wrapping_sub(1);
-        self.hot_laps.store(n / TICK, Relaxed);
-        self.hot_left.store(TICK - n % TICK, Relaxed);
+        bump(&self.hot_left, 1);
     }
 
     /// The totals, for a thread whose hot slots hold `hot_held` frames.
@@ -346,32 +355,43 @@ mod tests {
     }
 
     #[test]
-    fn hot_frees_lap_every_tick_and_keep_their_count() {
+    fn hot_frees_keep_their_count_across_laps_of_any_length() {
         let c = Counters::default();
-        let mut laps = 0;
-        for _ in 0..5 * TICK + 3 {
+        let mut laps = Vec::new();
+        let mut len = TICK;
+        for _ in 0..10 * TICK + 3 {
             if c.hot_free() {
-                c.hot_lap();
-                laps += 1;
+                laps.push(len);
+                len *= 2;
+                c.hot_lap(len);
             }
         }
-        assert_eq!((laps, c.hot_frees()), (5, 5 * TICK + 3));
+        // Laps of TICK, then 2, 4 times as long: 7 TICKs, 3 left over.
+        assert_eq!(laps, [TICK, 2 * TICK, 4 * TICK]);
+        assert_eq!(c.hot_frees(), 10 * TICK + 3);
         c.unhot_one();
-        assert_eq!(c.hot_frees(), 5 * TICK + 2);
-        for _ in 0..3 {
-            c.unhot_one();
-        }
-        // Back across a lap boundary.
-        assert_eq!(c.hot_frees(), 5 * TICK - 1);
-        // A lap that reached zero counts whole before it restarts.
+        assert_eq!(c.hot_frees(), 10 * TICK + 2);
+        // Shortening keeps the count and ends the lap within `len` frees.
+        c.shorten_hot_lap(2);
+        assert_eq!(c.hot_frees(), 10 * TICK + 2);
+        assert!(!c.hot_free());
+        assert!(c.hot_free());
+        assert_eq!(c.hot_frees(), 10 * TICK + 4);
+        c.hot_lap(TICK);
+        // A lap already shorter than asked is left alone.
+        c.shorten_hot_lap(10 * TICK);
+        assert_eq!(c.hot_left.load(Relaxed), TICK);
+        // A lap that reached zero counts whole before the next starts.
         let d = Counters::default();
         for _ in 0..TICK - 1 {
             assert!(!d.hot_free());
         }
         assert!(d.hot_free());
         assert_eq!(d.hot_frees(), TICK);
-        d.hot_lap();
+        d.hot_lap(1);
         assert_eq!(d.hot_frees(), TICK);
+        d.unhot_one();
+        assert_eq!(d.hot_frees(), TICK - 1);
     }
 
     #[test]
