@@ -129,10 +129,19 @@ pub struct FramePool {
     /// `index` if below [`NEAR`], else `0`: where this thread's cache for the
     /// pool sits in the near table.
     near: AtomicUsize,
+    /// The key of the pool's class 0 (the first layout it served), or
+    /// [`ClassKey::EMPTY`]: a frame of this layout needs no lookup for its
+    /// class, and the handle no word for it.
+    first: AtomicU64Std,
     shared: OnceLock<Shared>,
 }
 
 /// The part of a pool all threads share, built on first use.
+///
+/// Aligned apart from the pool's header: its locks are written on every
+/// depot exchange, and the header (`near`, `first`) is read on every call of
+/// every thread.
+#[repr(align(128))]
 struct Shared {
     /// Class keys, set once each under the registry lock.
     classes: [AtomicU64; CLASSES],
@@ -248,6 +257,7 @@ impl FramePool {
             prewarm: 0,
             index: AtomicUsize::new(0),
             near: AtomicUsize::new(0),
+            first: AtomicU64Std::new(ClassKey::EMPTY),
             shared: OnceLock::new(),
         }
     }
@@ -333,7 +343,7 @@ impl FramePool {
         core::mem::forget(guard);
         // SAFETY: `ptr` now holds an `F` that only the handle owns, taken from
         // `self` with `frame.class`.
-        unsafe { Pooled::from_raw(ptr, pool, frame.class) }
+        unsafe { Pooled::from_raw(ptr, pool) }
     }
 
     fn shared(&self) -> &Shared {
@@ -371,19 +381,15 @@ impl FramePool {
     /// classes.
     #[inline(always)]
     pub(crate) fn take(&'static self, key: ClassKey) -> (&'static FramePool, Frame) {
-        if let Some(lp) = near_pool(self.near.load(StdOrdering::Relaxed)) {
-            // SAFETY: see `local_pool`.
-            let lp = unsafe { lp.as_ref() };
-            // SAFETY: a short borrow of this thread's state, see `local_pool`.
-            let st = unsafe { &mut *lp.state.get() };
-            // The first layout this thread asked for: a non-generic fn's only
-            // one. The others, and the magazines, are one call away.
-            let (first, class) = st.seen[0];
-            if first == key.bits() {
-                let class = class as usize & CLASS_MASK;
-                if let Some(ptr) = lp.hot[class].take() {
+        // The pool's first layout, a non-generic fn's only one, is class 0:
+        // its hot frame is the whole inline path. The others, and the
+        // magazines, are one call away.
+        if self.first.load(StdOrdering::Relaxed) == key.bits() {
+            if let Some(lp) = near_pool(self.near.load(StdOrdering::Relaxed)) {
+                // SAFETY: see `local_pool`.
+                if let Some(ptr) = unsafe { lp.as_ref() }.hot[0].take() {
                     // Counted by the free that filled the slot.
-                    return (self, Frame { ptr, class: class as u8 });
+                    return (self, Frame { ptr, class: 0 });
                 }
             }
         }
@@ -482,6 +488,15 @@ impl FramePool {
                 return frame;
             };
             st.remember(key, class);
+            // Class 0's own layout (not one that shares it) takes the inline
+            // path from now on. Written once: every call of every thread
+            // reads the line.
+            if class == 0
+                && self.first.load(StdOrdering::Relaxed) != key.bits()
+                && shared.key(0) == key
+            {
+                self.first.store(key.bits(), StdOrdering::Relaxed);
+            }
             // A slow take (refill or new memory): traffic may be changing,
             // watch the clock closely again.
             lp.watch_closely(st);
@@ -528,6 +543,71 @@ impl FramePool {
         }
         // SAFETY: forwarded from the caller.
         unsafe { self.give_back_other(frame, key) }
+    }
+
+    /// [`give_back`](FramePool::give_back) of a frame whose class is not at
+    /// hand: the class `take` chose for `key`, found the way `take` found it.
+    ///
+    /// # Safety
+    /// `ptr` came from `take(key)` on this pool, and no longer holds a value.
+    #[inline(always)]
+    pub(crate) unsafe fn give_back_keyed(&'static self, ptr: NonNull<u8>, key: ClassKey) {
+        if self.first.load(StdOrdering::Relaxed) == key.bits() {
+            if let Some(lp) = near_pool(self.near.load(StdOrdering::Relaxed)) {
+                // SAFETY: see `local_pool`; the caller's frame, of class 0.
+                unsafe { self.give_cached(lp.as_ref(), Frame { ptr, class: 0 }, key) };
+                return;
+            }
+        }
+        // SAFETY: forwarded from the caller.
+        unsafe { self.give_back_keyed_other(ptr, key) }
+    }
+
+    /// # Safety
+    /// As [`FramePool::give_back_keyed`].
+    #[inline(never)]
+    unsafe fn give_back_keyed_other(&'static self, ptr: NonNull<u8>, key: ClassKey) {
+        if let Some(lp) = local_pool(self.index.load(StdOrdering::Relaxed)) {
+            // SAFETY: see `local_pool`.
+            let lp = unsafe { lp.as_ref() };
+            // SAFETY: a short borrow of this thread's state, see `local_pool`.
+            if let Some(class) = unsafe { &*lp.state.get() }.lookup(self.served_key(key)) {
+                let frame = Frame { ptr, class: class as u8 };
+                // SAFETY: forwarded from the caller, with the class `take`
+                // chose.
+                return unsafe { self.give_cached(lp, frame, key) };
+            }
+        }
+        let class = self.class_of(key);
+        // SAFETY: forwarded from the caller, with the class `take` chose.
+        unsafe { self.give_back_other(Frame { ptr, class }, key) }
+    }
+
+    /// The layout this pool serves `key` as: a size-class pool rounds it up
+    /// to its classes.
+    fn served_key(&self, key: ClassKey) -> ClassKey {
+        if SIZE_CLASSES.as_ptr_range().contains(&core::ptr::from_ref(self)) {
+            sc_key(key)
+        } else {
+            key
+        }
+    }
+
+    /// The class that serves `key` in this pool, as `take` chose it: this
+    /// thread's memory of it, or the pool's, which never changes once
+    /// chosen; [`HEAP`] for a layout the pool has no class for.
+    pub(crate) fn class_of(&'static self, key: ClassKey) -> u8 {
+        if self.first.load(StdOrdering::Relaxed) == key.bits() {
+            return 0;
+        }
+        let key = self.served_key(key);
+        if let Some(lp) = local_pool(self.index.load(StdOrdering::Relaxed)) {
+            // SAFETY: see `local_pool`; a short borrow of this thread's state.
+            if let Some(class) = unsafe { &*lp.as_ref().state.get() }.lookup(key) {
+                return class as u8;
+            }
+        }
+        self.shared().class_for(key).map_or(HEAP, |class| class as u8)
     }
 
     /// [`give_back`](FramePool::give_back) for a pool past the near table,
@@ -1614,6 +1694,43 @@ mod tests {
         let keys = seen_keys(&POOL);
         assert_eq!(keys.len(), 2, "one entry per layout, not per slow take: {keys:?}");
         drop((small, large));
+    }
+
+    #[test]
+    fn a_layout_sharing_class_0_keeps_the_first_and_comes_back_to_it() {
+        static POOL: FramePool = FramePool::new("pool::tests::share_first");
+        let first = KeyOf::<std::future::Ready<[u8; 500]>>::KEY;
+        drop(POOL.alloc(std::future::ready([0u8; 500])));
+        assert_eq!(POOL.first.load(StdOrdering::Relaxed), first.bits());
+        // Seven more layouts fill the classes ...
+        drop(POOL.alloc(std::future::ready([0u8; 1000])));
+        drop(POOL.alloc(std::future::ready([0u8; 2000])));
+        drop(POOL.alloc(std::future::ready([0u8; 3000])));
+        drop(POOL.alloc(std::future::ready([0u8; 4000])));
+        drop(POOL.alloc(std::future::ready([0u8; 5000])));
+        drop(POOL.alloc(std::future::ready([0u8; 6000])));
+        drop(POOL.alloc(std::future::ready([0u8; 7000])));
+        // ... and a smaller one then shares class 0.
+        let shared = KeyOf::<std::future::Ready<[u8; 300]>>::KEY;
+        assert_eq!(POOL.class_of(shared), 0);
+        for round in 0..3 {
+            let handles: Vec<_> =
+                (0..5).map(|_| POOL.alloc(std::future::ready([0u8; 300]))).collect();
+            // Freed on another thread too: it finds the class by the key.
+            if round == 1 {
+                std::thread::spawn(move || drop(handles)).join().unwrap();
+            } else {
+                drop(handles);
+            }
+        }
+        // Class 0 is still known by its own layout, the only one inline.
+        assert_eq!(POOL.first.load(StdOrdering::Relaxed), first.bits());
+        let s = POOL.stats();
+        assert_eq!((s.live, s.heap_fallbacks), (0, 0), "{s:?}");
+        // The 15 frames of the shared layout came from class 0's frames:
+        // new memory only beyond the one class 0 had, and for the others.
+        assert_eq!(s.allocations, 8 + 15);
+        assert_eq!(s.fresh, 8 + 4, "{s:?}");
     }
 
     fn tick_state(pool: &'static FramePool) -> (u64, u64) {

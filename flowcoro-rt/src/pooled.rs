@@ -12,9 +12,10 @@ use crate::pool::{Frame, FramePool};
 /// A future placed in a [`FramePool`] frame: what a `#[pooled]` function
 /// returns.
 ///
-/// It is a small handle (three words) that owns the frame, so it is `Unpin`
-/// and cheap to move, store, await or spawn, whatever the size of the state
-/// machine behind it; the state machine itself never moves.
+/// It is a small handle (two words, as `Pin<Box<F>>` with its allocator's
+/// pool) that owns the frame, so it is `Unpin` and cheap to move, store,
+/// await or spawn, whatever the size of the state machine behind it; the
+/// state machine itself never moves.
 ///
 /// - The frame goes back to its pool as soon as the future completes, and when
 ///   the handle is dropped before that (cancellation), including while a panic
@@ -27,7 +28,6 @@ pub struct Pooled<F: Future> {
     /// The frame holding the future; `None` once it completed.
     frame: Option<NonNull<F>>,
     pool: &'static FramePool,
-    class: u8,
     /// The handle owns an `F` and drops it (for the drop checker).
     _owns: PhantomData<F>,
 }
@@ -49,8 +49,8 @@ impl<F: Future> Pooled<F> {
     /// # Safety
     /// `frame` must hold a valid `F` owned by no one else, in memory taken
     /// from `pool` for `F`'s class key and served by `class`.
-    pub(crate) unsafe fn from_raw(frame: NonNull<F>, pool: &'static FramePool, class: u8) -> Self {
-        Pooled { frame: Some(frame), pool, class, _owns: PhantomData }
+    pub(crate) unsafe fn from_raw(frame: NonNull<F>, pool: &'static FramePool) -> Self {
+        Pooled { frame: Some(frame), pool, _owns: PhantomData }
     }
 
     /// Whether the future has completed (and its frame gone back to the pool).
@@ -71,28 +71,52 @@ impl<F: Future> Pooled<F> {
 /// `frame` must hold a valid `F`, taken from `pool` with `class`, that no one
 /// uses again.
 #[inline(always)]
-pub(crate) unsafe fn destroy<F: Future>(pool: &'static FramePool, frame: NonNull<F>, class: u8) {
+pub(crate) unsafe fn destroy<F: Future>(
+    pool: &'static FramePool,
+    frame: NonNull<F>,
+    class: Option<u8>,
+) {
     struct GiveBack {
         pool: &'static FramePool,
-        frame: Frame,
+        ptr: NonNull<u8>,
+        class: Option<u8>,
         key: crate::layout::ClassKey,
     }
     impl Drop for GiveBack {
         fn drop(&mut self) {
             // SAFETY: the frame's value is gone: its drop unwound.
-            unsafe { self.pool.give_back(self.frame, self.key) };
+            unsafe { give(self.pool, self.ptr, self.class, self.key) };
         }
     }
-    let raw = Frame { ptr: frame.cast(), class };
+    let ptr = frame.cast();
     let key = KeyOf::<F>::KEY;
     // Gives the frame back if dropping the `F` panics; the normal path does
     // it below, inline.
-    let on_unwind = GiveBack { pool, frame: raw, key };
+    let on_unwind = GiveBack { pool, ptr, class, key };
     // SAFETY: the caller hands us the only reference to a valid `F`.
     unsafe { ptr::drop_in_place(frame.as_ptr()) };
     core::mem::forget(on_unwind);
     // SAFETY: the frame's value has been dropped; the memory is free.
-    unsafe { pool.give_back(raw, key) };
+    unsafe { give(pool, ptr, class, key) };
+}
+
+/// Gives a free frame back, by its class if known, else by its key.
+///
+/// # Safety
+/// As [`FramePool::give_back`].
+#[inline(always)]
+unsafe fn give(
+    pool: &'static FramePool,
+    ptr: NonNull<u8>,
+    class: Option<u8>,
+    key: crate::layout::ClassKey,
+) {
+    match class {
+        // SAFETY: forwarded from the caller.
+        Some(class) => unsafe { pool.give_back(Frame { ptr, class }, key) },
+        // SAFETY: forwarded from the caller.
+        None => unsafe { pool.give_back_keyed(ptr, key) },
+    }
 }
 
 impl<F: Future> Future for Pooled<F> {
@@ -114,7 +138,7 @@ impl<F: Future> Future for Pooled<F> {
         };
         this.frame = None;
         // SAFETY: we just took the only pointer to the frame out of the handle.
-        unsafe { destroy(this.pool, frame, this.class) };
+        unsafe { destroy(this.pool, frame, None) };
         Poll::Ready(out)
     }
 }
@@ -125,7 +149,7 @@ impl<F: Future> Drop for Pooled<F> {
         if let Some(frame) = self.frame {
             // SAFETY: the handle owned the frame, and is gone after this: the
             // last use.
-            unsafe { destroy(self.pool, frame, self.class) };
+            unsafe { destroy(self.pool, frame, None) };
         }
     }
 }
@@ -141,9 +165,9 @@ impl<F: Future> fmt::Debug for Pooled<F> {
 
 impl<F: Future> Pooled<F> {
     /// Takes the frame out of the handle without dropping it.
-    fn into_raw_parts(self) -> (Option<NonNull<F>>, &'static FramePool, u8) {
+    fn into_raw_parts(self) -> (Option<NonNull<F>>, &'static FramePool) {
         let this = core::mem::ManuallyDrop::new(self);
-        (this.frame, this.pool, this.class)
+        (this.frame, this.pool)
     }
 
     /// Erases the future's type: a [`PooledDyn`] can sit in one `Vec` beside
@@ -245,7 +269,7 @@ unsafe fn destroy_erased<F: Future>(tagged: NonNull<u8>) {
     // SAFETY: forwarded from the caller.
     let (pool, frame) = unsafe { erased_frame::<F>(tagged) };
     // SAFETY: forwarded from the caller.
-    unsafe { destroy::<F>(pool, frame.ptr.cast(), frame.class) }
+    unsafe { destroy::<F>(pool, frame.ptr.cast(), Some(frame.class)) }
 }
 
 /// The type-erased core of [`PooledDyn`] and [`LocalPooledDyn`]: two words,
@@ -259,9 +283,9 @@ struct RawDyn<T> {
 
 impl<T> RawDyn<T> {
     fn new<F: Future<Output = T>>(handle: Pooled<F>) -> Self {
-        let (frame, pool, class) = handle.into_raw_parts();
+        let (frame, pool) = handle.into_raw_parts();
         let frame = frame.map(|f| {
-            let frame = Frame { ptr: f.cast(), class };
+            let frame = Frame { ptr: f.cast(), class: pool.class_of(KeyOf::<F>::KEY) };
             // SAFETY: the frame's class key counts a word at `POOL_AT`, after
             // the future, that nothing else uses: the pool goes there, for
             // the erased functions.

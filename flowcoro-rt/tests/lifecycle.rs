@@ -205,7 +205,8 @@ fn max_idle_zero_frees_every_frame() {
 fn handle_is_small_and_debug_names_the_pool() {
     static POOL: FramePool = FramePool::new("lifecycle::debug");
     let fut = POOL.alloc(async { [0u8; 4096] });
-    assert_eq!(size_of_val(&fut), 3 * size_of::<usize>());
+    // The frame and the pool, as `Pin<Box<dyn Future>>` is two words.
+    assert_eq!(size_of_val(&fut), 2 * size_of::<usize>());
     let dbg = format!("{fut:?}");
     assert!(dbg.contains("lifecycle::debug") && dbg.contains("terminated: false"), "{dbg}");
     assert!(format!("{POOL:?}").contains("lifecycle::debug"));
