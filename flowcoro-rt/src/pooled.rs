@@ -7,7 +7,7 @@ use core::ptr::{self, NonNull};
 use core::task::{Context, Poll};
 
 use crate::layout::KeyOf;
-use crate::pool::{Frame, FramePool};
+use crate::pool::FramePool;
 
 /// A future placed in a [`FramePool`] frame: what a `#[pooled]` function
 /// returns.
@@ -65,58 +65,34 @@ impl<F: Future> Pooled<F> {
 }
 
 /// Drops the `F` in a frame, then gives the frame back, even if the drop
-/// panics.
+/// panics. The pool finds the frame's class by `F`'s layout, as the
+/// allocation did.
 ///
 /// # Safety
-/// `frame` must hold a valid `F`, taken from `pool` with `class`, that no one
-/// uses again.
+/// `frame` must hold a valid `F`, taken from `pool`, that no one uses again.
 #[inline(always)]
-pub(crate) unsafe fn destroy<F: Future>(
-    pool: &'static FramePool,
-    frame: NonNull<F>,
-    class: Option<u8>,
-) {
+pub(crate) unsafe fn destroy<F: Future>(pool: &'static FramePool, frame: NonNull<F>) {
     struct GiveBack {
         pool: &'static FramePool,
         ptr: NonNull<u8>,
-        class: Option<u8>,
         key: crate::layout::ClassKey,
     }
     impl Drop for GiveBack {
         fn drop(&mut self) {
             // SAFETY: the frame's value is gone: its drop unwound.
-            unsafe { give(self.pool, self.ptr, self.class, self.key) };
+            unsafe { self.pool.give_back_keyed(self.ptr, self.key) };
         }
     }
     let ptr = frame.cast();
     let key = KeyOf::<F>::KEY;
     // Gives the frame back if dropping the `F` panics; the normal path does
     // it below, inline.
-    let on_unwind = GiveBack { pool, ptr, class, key };
+    let on_unwind = GiveBack { pool, ptr, key };
     // SAFETY: the caller hands us the only reference to a valid `F`.
     unsafe { ptr::drop_in_place(frame.as_ptr()) };
     core::mem::forget(on_unwind);
     // SAFETY: the frame's value has been dropped; the memory is free.
-    unsafe { give(pool, ptr, class, key) };
-}
-
-/// Gives a free frame back, by its class if known, else by its key.
-///
-/// # Safety
-/// As [`FramePool::give_back`].
-#[inline(always)]
-unsafe fn give(
-    pool: &'static FramePool,
-    ptr: NonNull<u8>,
-    class: Option<u8>,
-    key: crate::layout::ClassKey,
-) {
-    match class {
-        // SAFETY: forwarded from the caller.
-        Some(class) => unsafe { pool.give_back(Frame { ptr, class }, key) },
-        // SAFETY: forwarded from the caller.
-        None => unsafe { pool.give_back_keyed(ptr, key) },
-    }
+    unsafe { pool.give_back_keyed(ptr, key) };
 }
 
 impl<F: Future> Future for Pooled<F> {
@@ -138,7 +114,7 @@ impl<F: Future> Future for Pooled<F> {
         };
         this.frame = None;
         // SAFETY: we just took the only pointer to the frame out of the handle.
-        unsafe { destroy(this.pool, frame, None) };
+        unsafe { destroy(this.pool, frame) };
         Poll::Ready(out)
     }
 }
@@ -149,7 +125,7 @@ impl<F: Future> Drop for Pooled<F> {
         if let Some(frame) = self.frame {
             // SAFETY: the handle owned the frame, and is gone after this: the
             // last use.
-            unsafe { destroy(self.pool, frame, None) };
+            unsafe { destroy(self.pool, frame) };
         }
     }
 }
@@ -211,20 +187,19 @@ impl<F: Future> VtableOf<F> {
 /// The frame a type-erased handle holds, and the pool it came from, which
 /// [`RawDyn::new`] wrote after the future.
 ///
+/// The pool of a frame holding an `F`, from the word after the future.
+///
 /// # Safety
-/// `tagged` is a [`Frame::tagged`] frame holding an `F`, whose pool word
-/// `RawDyn::new` wrote.
-unsafe fn erased_frame<F: Future>(tagged: NonNull<u8>) -> (&'static FramePool, Frame) {
-    // SAFETY: the caller's contract: a tagged frame.
-    let frame = unsafe { Frame::from_tagged(tagged) };
+/// `frame` holds an `F`, whose pool word `RawDyn::new` wrote.
+#[inline(always)]
+unsafe fn erased_pool<F: Future>(frame: NonNull<u8>) -> &'static FramePool {
     // SAFETY: the caller's contract: the word at `POOL_AT` is inside the
     // frame (its class key counts it) and holds the pool.
-    let pool = unsafe { frame.ptr.add(KeyOf::<F>::POOL_AT).cast::<&'static FramePool>().read() };
-    (pool, frame)
+    unsafe { frame.add(KeyOf::<F>::POOL_AT).cast::<&'static FramePool>().read() }
 }
 
 /// # Safety
-/// `slot`, if set, holds a frame as [`erased_frame`] takes it, whose `F`
+/// `slot`, if set, holds a frame as [`erased_pool`] takes it, whose `F`
 /// only the caller reaches and which never moves; `out` is valid for a write
 /// of `F::Output`.
 unsafe fn poll_erased<F: Future>(
@@ -232,13 +207,11 @@ unsafe fn poll_erased<F: Future>(
     cx: &mut Context<'_>,
     out: *mut (),
 ) -> bool {
-    let Some(tagged) = *slot else {
+    let Some(frame) = *slot else {
         panic!("`PooledDyn` future polled after completion");
     };
-    // The class is only needed at the end.
-    let ptr = Frame::untagged(tagged).cast::<F>();
     // SAFETY: the caller's contract: a valid `F` that never moves.
-    let fut = unsafe { Pin::new_unchecked(&mut *ptr) };
+    let fut = unsafe { Pin::new_unchecked(frame.cast::<F>().as_mut()) };
     match fut.poll(cx) {
         Poll::Ready(v) => {
             // SAFETY: the caller gives us room for an `F::Output`.
@@ -248,7 +221,7 @@ unsafe fn poll_erased<F: Future>(
             *slot = None;
             // SAFETY: as the caller promised; the future completed and no
             // one reaches the frame again.
-            unsafe { destroy_erased::<F>(tagged) };
+            unsafe { destroy_erased::<F>(frame) };
             true
         }
         Poll::Pending => false,
@@ -256,26 +229,27 @@ unsafe fn poll_erased<F: Future>(
 }
 
 /// # Safety
-/// As [`erased_frame`].
-unsafe fn pool_erased<F: Future>(tagged: NonNull<u8>) -> &'static FramePool {
+/// As [`erased_pool`].
+unsafe fn pool_erased<F: Future>(frame: NonNull<u8>) -> &'static FramePool {
     // SAFETY: forwarded from the caller.
-    unsafe { erased_frame::<F>(tagged) }.0
+    unsafe { erased_pool::<F>(frame) }
 }
 
 /// # Safety
-/// `tagged` is a frame as [`erased_frame`] takes it, whose `F` no one uses
+/// `frame` is a frame as [`erased_pool`] takes it, whose `F` no one uses
 /// again.
-unsafe fn destroy_erased<F: Future>(tagged: NonNull<u8>) {
+unsafe fn destroy_erased<F: Future>(frame: NonNull<u8>) {
     // SAFETY: forwarded from the caller.
-    let (pool, frame) = unsafe { erased_frame::<F>(tagged) };
-    // SAFETY: forwarded from the caller.
-    unsafe { destroy::<F>(pool, frame.ptr.cast(), Some(frame.class)) }
+    let pool = unsafe { erased_pool::<F>(frame) };
+    // SAFETY: forwarded from the caller; the pool finds the class by `F`'s
+    // key.
+    unsafe { destroy::<F>(pool, frame.cast()) }
 }
 
 /// The type-erased core of [`PooledDyn`] and [`LocalPooledDyn`]: two words,
 /// so that a function returns it in registers.
 struct RawDyn<T> {
-    /// The frame, [`Frame::tagged`]; `None` once the future completed.
+    /// The frame; `None` once the future completed.
     frame: Option<NonNull<u8>>,
     vtable: &'static Vtable,
     _output: PhantomData<fn() -> T>,
@@ -285,12 +259,12 @@ impl<T> RawDyn<T> {
     fn new<F: Future<Output = T>>(handle: Pooled<F>) -> Self {
         let (frame, pool) = handle.into_raw_parts();
         let frame = frame.map(|f| {
-            let frame = Frame { ptr: f.cast(), class: pool.class_of(KeyOf::<F>::KEY) };
+            let frame = f.cast::<u8>();
             // SAFETY: the frame's class key counts a word at `POOL_AT`, after
             // the future, that nothing else uses: the pool goes there, for
             // the erased functions.
-            unsafe { frame.ptr.add(KeyOf::<F>::POOL_AT).cast::<&'static FramePool>().write(pool) };
-            frame.tagged()
+            unsafe { frame.add(KeyOf::<F>::POOL_AT).cast::<&'static FramePool>().write(pool) };
+            frame
         });
         RawDyn { frame, vtable: &VtableOf::<F>::VTABLE, _output: PhantomData }
     }
@@ -315,7 +289,7 @@ impl<T> RawDyn<T> {
     /// The pool of the frame, while the handle holds one.
     fn pool(&self) -> Option<&'static FramePool> {
         // SAFETY: a frame this handle holds, made by `new`.
-        self.frame.map(|tagged| unsafe { (self.vtable.pool)(tagged) })
+        self.frame.map(|frame| unsafe { (self.vtable.pool)(frame) })
     }
 }
 

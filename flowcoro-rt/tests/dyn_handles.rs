@@ -83,6 +83,47 @@ fn erased_handles_cross_threads() {
 }
 
 #[test]
+fn erased_handles_of_every_layout_of_a_pool_come_back_to_their_class() {
+    static POOL: FramePool = FramePool::new("dyn::layouts");
+    fn sized<const N: usize>(x: u64) -> PooledDyn<'static, u64> {
+        POOL.alloc(async move {
+            let buf = [x as u8; N];
+            yield_once().await;
+            std::hint::black_box(&buf)[N - 1] as u64
+        })
+        .into_dyn()
+    }
+    for round in 0..4u64 {
+        // The pool's first layout and two others, in one `Vec`.
+        let futs: Vec<PooledDyn<'static, u64>> =
+            (0..6).map(|i| [sized::<8>, sized::<200>, sized::<3000>][i % 3](round)).collect();
+        match round {
+            // Completed here ...
+            0 => assert_eq!(futs.into_iter().map(block_on).sum::<u64>(), 0),
+            // ... on another thread ...
+            1 => {
+                let out = std::thread::spawn(move || futs.into_iter().map(block_on).sum::<u64>());
+                assert_eq!(out.join().unwrap(), 6);
+            }
+            // ... dropped after a first poll, and before any.
+            _ => {
+                let mut futs = futs;
+                if round == 2 {
+                    futs.iter_mut().for_each(|f| assert!(poll_once(f).is_pending()));
+                }
+                drop(futs);
+            }
+        }
+    }
+    let s = POOL.stats();
+    assert_eq!((s.live, s.heap_fallbacks, s.allocations), (0, 0, 24), "{s:?}");
+    // Every layout's frames were reused after the first round, apart from
+    // those that round 1 left in the cache of its (exited) thread: they went
+    // to the depot, so the last rounds reuse them too.
+    assert_eq!(s.fresh, 6, "{s:?}");
+}
+
+#[test]
 fn outputs_may_borrow() {
     static POOL: FramePool = FramePool::new("dyn::borrow");
     let text = String::from("borrowed output");
