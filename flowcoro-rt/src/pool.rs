@@ -88,7 +88,9 @@ pub(crate) const HEAP: u8 = u8::MAX;
 /// An allocation and a free on the same thread each touch only that thread's
 /// cache: no lock, no atomic read-modify-write, no shared cache line. A call
 /// that completes before the next one starts hands its frame over through a
-/// one-frame hot slot (a load and a store each way). Behind it, magazines are
+/// one-frame hot slot (a load and a store each way); for the layout the pool
+/// served first (a non-generic fn's only one) the slot is found with no
+/// lookup. Behind it, magazines are
 /// arrays of frame pointers: every [`MAGAZINE`]-th free or allocation of a
 /// thread moves a whole one to or from the pool's depot under a lock, without
 /// touching the frames. A frame freed on another thread than the one that
@@ -118,8 +120,9 @@ pub(crate) const HEAP: u8 = u8::MAX;
 /// cache hold.
 ///
 /// Decay costs the fast path nothing shared: a thread looks at the clock every
-/// few dozen calls, through a cycle-counter filter that keeps real clock
-/// reads to about one per millisecond at most.
+/// few dozen calls (every thousand or so on a busy thread), through a
+/// cycle-counter filter that keeps real clock reads to about one per
+/// millisecond at most.
 pub struct FramePool {
     name: &'static str,
     max_idle: usize,
