@@ -345,7 +345,7 @@ impl FramePool {
         unsafe { ptr.as_ptr().write(make()) };
         core::mem::forget(guard);
         // SAFETY: `ptr` now holds an `F` that only the handle owns, taken from
-        // `self` with `frame.class`.
+        // `pool` for `F`'s class key.
         unsafe { Pooled::from_raw(ptr, pool) }
     }
 

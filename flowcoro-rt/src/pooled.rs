@@ -48,7 +48,7 @@ impl<F: Future> Unpin for Pooled<F> {}
 impl<F: Future> Pooled<F> {
     /// # Safety
     /// `frame` must hold a valid `F` owned by no one else, in memory taken
-    /// from `pool` for `F`'s class key and served by `class`.
+    /// from `pool` for `F`'s class key.
     pub(crate) unsafe fn from_raw(frame: NonNull<F>, pool: &'static FramePool) -> Self {
         Pooled { frame: Some(frame), pool, _owns: PhantomData }
     }
