@@ -25,9 +25,9 @@ pub const DECAY_HOLD: Duration = Duration::from_millis(500);
 /// ... and then the remembered peak, and the idle frames it justifies,
 /// halves every `DECAY_HALF_LIFE`.
 pub const DECAY_HALF_LIFE: Duration = Duration::from_secs(1);
-/// Calls of a pool on one thread between two ticks, at most ...
+/// Calls of a pool on one thread between two ticks: at least this many ...
 pub(crate) const TICK: u64 = if cfg!(miri) { 4 } else { 32 };
-/// ... and, for a busy thread, at least.
+/// ... and at most this many, which a busy thread reaches.
 pub(crate) const MAX_TICK: u64 = if cfg!(miri) { 16 } else { 1024 };
 /// Least time between two decay steps of one pool.
 pub(crate) const STEP: Duration = Duration::from_millis(50);
@@ -79,7 +79,7 @@ thread_local! {
     static LAST_TICK: Cell<u64> = const { Cell::new(0) };
 }
 
-/// A tick of a pool on this thread, whose reuse interval is `interval`:
+/// A tick of a pool on this thread, `interval` calls after the last one:
 /// the next interval, and the current time unless this thread looked at the
 /// clock too recently to bother.
 #[inline]

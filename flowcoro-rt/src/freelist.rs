@@ -214,6 +214,24 @@ mod tests {
         n
     }
 
+    /// Hands the cache a fresh frame.
+    fn push_fresh(m: &mut Magazines) -> Option<List> {
+        // SAFETY: a fresh frame, owned by the cache from now on.
+        unsafe { m.push(frame()) }
+    }
+
+    /// Hands the cache `n` fresh frames that it keeps.
+    fn fill(m: &mut Magazines, n: usize) {
+        for _ in 0..n {
+            assert!(push_fresh(m).is_none(), "no spill");
+        }
+    }
+
+    /// Frees what the cache holds; returns how many frames.
+    fn free_cache(m: &mut Magazines) -> usize {
+        m.drain().into_iter().map(free).sum()
+    }
+
     #[test]
     fn list_is_lifo_and_counts() {
         let (a, b) = (frame(), frame());
@@ -239,8 +257,7 @@ mod tests {
         let mut m = Magazines::new(4);
         let mut spilled = Vec::new();
         for _ in 0..12 {
-            // SAFETY: fresh frame handed to the cache.
-            if let Some(s) = unsafe { m.push(frame()) } {
+            if let Some(s) = push_fresh(&mut m) {
                 spilled.push(s);
                 m.restock(List::new());
             }
@@ -250,53 +267,32 @@ mod tests {
         assert!(spilled.iter().all(|s| s.len() == 4));
         assert_eq!(spilled.len() * 4 + m.len(), 12);
         assert!(m.len() <= 2 * m.cap());
-        let mut total = 0;
-        for s in spilled {
-            total += free(s);
-        }
-        for l in m.drain() {
-            total += free(l);
-        }
+        let total = spilled.into_iter().map(free).sum::<usize>() + free_cache(&mut m);
         assert_eq!(total, 12);
     }
 
     #[test]
     fn containers_are_recycled_not_allocated_per_spill() {
         let mut m = Magazines::new(4);
-        for _ in 0..8 {
-            // SAFETY: fresh frame handed to the cache.
-            assert!(unsafe { m.push(frame()) }.is_none());
-        }
+        fill(&mut m, 8);
         // Both full: the next push spills; a restocked container with room
         // serves the spill after it, without growing.
         let mut spare = List::new();
         spare.reserve(4);
-        // SAFETY: fresh frame handed to the cache.
-        let first = unsafe { m.push(frame()) }.expect("spilled");
+        let first = push_fresh(&mut m).expect("spilled");
         m.restock(spare);
         let cur_before = m.cur.frames.as_ptr();
-        for _ in 0..3 {
-            // SAFETY: fresh frame handed to the cache.
-            assert!(unsafe { m.push(frame()) }.is_none());
-        }
+        fill(&mut m, 3);
         assert_eq!(m.cur.frames.as_ptr(), cur_before, "cur never reallocated");
-        // SAFETY: fresh frame handed to the cache.
-        let second = unsafe { m.push(frame()) }.expect("spilled");
+        let second = push_fresh(&mut m).expect("spilled");
         assert_eq!(m.cur.frames.capacity(), 4);
-        let mut total = free(first) + free(second);
-        for l in m.drain() {
-            total += free(l);
-        }
-        assert_eq!(total, 13);
+        assert_eq!(free(first) + free(second) + free_cache(&mut m), 13);
     }
 
     #[test]
     fn magazines_swap_before_running_dry() {
         let mut m = Magazines::new(2);
-        for _ in 0..4 {
-            // SAFETY: fresh frame handed to the cache.
-            assert!(unsafe { m.push(frame()) }.is_none());
-        }
+        fill(&mut m, 4);
         let mut got = Vec::new();
         while let Some(f) = m.pop() {
             got.push(f);
@@ -325,8 +321,7 @@ mod tests {
     #[test]
     fn zero_capacity_hands_every_frame_back() {
         let mut m = Magazines::new(0);
-        // SAFETY: fresh frame handed to the cache.
-        let out = unsafe { m.push(frame()) }.expect("spilled");
+        let out = push_fresh(&mut m).expect("spilled");
         assert_eq!(out.len(), 1);
         assert_eq!(m.len(), 0);
         assert_eq!(free(out), 1);

@@ -32,11 +32,12 @@
 //!
 //! Each thread keeps a small cache per pool and layout class (the frame it
 //! freed last, then two "magazines" of free frames, after Bonwick's
-//! allocator); a shared depot per class takes and gives whole magazines. Allocating and freeing on one
-//! thread touch only that thread's cache: no lock, no atomic
-//! read-modify-write. A frame freed on another thread joins that thread's
-//! cache. Frames are allocated one by one and never move while in use. See
-//! [`FramePool`] for the memory bounds and [`PoolStats`] for what is counted.
+//! allocator); a shared depot per class takes and gives whole magazines.
+//! Allocating and freeing on one thread touch only that thread's cache: no
+//! lock, no atomic read-modify-write. A frame freed on another thread joins
+//! that thread's cache. Frames are allocated one by one and never move while
+//! in use. See [`FramePool`] for the memory bounds and [`PoolStats`] for what
+//! is counted.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 // The loom build exposes internals to its models; they are not API.

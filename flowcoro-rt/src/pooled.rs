@@ -80,7 +80,7 @@ pub(crate) unsafe fn destroy<F: Future>(pool: &'static FramePool, frame: NonNull
     impl Drop for GiveBack {
         fn drop(&mut self) {
             // SAFETY: the frame's value is gone: its drop unwound.
-            unsafe { self.pool.give_back_keyed(self.ptr, self.key) };
+            unsafe { self.pool.give_back(self.ptr, self.key) };
         }
     }
     let ptr = frame.cast();
@@ -92,7 +92,7 @@ pub(crate) unsafe fn destroy<F: Future>(pool: &'static FramePool, frame: NonNull
     unsafe { ptr::drop_in_place(frame.as_ptr()) };
     core::mem::forget(on_unwind);
     // SAFETY: the frame's value has been dropped; the memory is free.
-    unsafe { pool.give_back_keyed(ptr, key) };
+    unsafe { pool.give_back(ptr, key) };
 }
 
 impl<F: Future> Future for Pooled<F> {
@@ -184,22 +184,29 @@ impl<F: Future> VtableOf<F> {
         Vtable { poll: poll_erased::<F>, destroy: destroy_erased::<F>, pool: pool_erased::<F> };
 }
 
-/// The frame a type-erased handle holds, and the pool it came from, which
-/// [`RawDyn::new`] wrote after the future.
+/// The word after the future in a frame of `F`, which [`RawDyn::new`] fills
+/// with the frame's pool for the erased functions.
 ///
-/// The pool of a frame holding an `F`, from the word after the future.
+/// # Safety
+/// `frame` is a frame taken for `F`'s class key, which counts the word.
+#[inline(always)]
+unsafe fn pool_word<F: Future>(frame: NonNull<u8>) -> NonNull<&'static FramePool> {
+    // SAFETY: the caller's contract: `POOL_AT` is inside the frame.
+    unsafe { frame.add(KeyOf::<F>::POOL_AT) }.cast()
+}
+
+/// The pool of a frame holding an `F`.
 ///
 /// # Safety
 /// `frame` holds an `F`, whose pool word `RawDyn::new` wrote.
 #[inline(always)]
-unsafe fn erased_pool<F: Future>(frame: NonNull<u8>) -> &'static FramePool {
-    // SAFETY: the caller's contract: the word at `POOL_AT` is inside the
-    // frame (its class key counts it) and holds the pool.
-    unsafe { frame.add(KeyOf::<F>::POOL_AT).cast::<&'static FramePool>().read() }
+unsafe fn pool_erased<F: Future>(frame: NonNull<u8>) -> &'static FramePool {
+    // SAFETY: the caller's contract: the word is written.
+    unsafe { pool_word::<F>(frame).read() }
 }
 
 /// # Safety
-/// `slot`, if set, holds a frame as [`erased_pool`] takes it, whose `F`
+/// `slot`, if set, holds a frame as [`pool_erased`] takes it, whose `F`
 /// only the caller reaches and which never moves; `out` is valid for a write
 /// of `F::Output`.
 unsafe fn poll_erased<F: Future>(
@@ -229,18 +236,11 @@ unsafe fn poll_erased<F: Future>(
 }
 
 /// # Safety
-/// As [`erased_pool`].
-unsafe fn pool_erased<F: Future>(frame: NonNull<u8>) -> &'static FramePool {
-    // SAFETY: forwarded from the caller.
-    unsafe { erased_pool::<F>(frame) }
-}
-
-/// # Safety
-/// `frame` is a frame as [`erased_pool`] takes it, whose `F` no one uses
+/// `frame` is a frame as [`pool_erased`] takes it, whose `F` no one uses
 /// again.
 unsafe fn destroy_erased<F: Future>(frame: NonNull<u8>) {
     // SAFETY: forwarded from the caller.
-    let pool = unsafe { erased_pool::<F>(frame) };
+    let pool = unsafe { pool_erased::<F>(frame) };
     // SAFETY: forwarded from the caller; the pool finds the class by `F`'s
     // key.
     unsafe { destroy::<F>(pool, frame.cast()) }
@@ -260,10 +260,9 @@ impl<T> RawDyn<T> {
         let (frame, pool) = handle.into_raw_parts();
         let frame = frame.map(|f| {
             let frame = f.cast::<u8>();
-            // SAFETY: the frame's class key counts a word at `POOL_AT`, after
-            // the future, that nothing else uses: the pool goes there, for
-            // the erased functions.
-            unsafe { frame.add(KeyOf::<F>::POOL_AT).cast::<&'static FramePool>().write(pool) };
+            // SAFETY: a frame taken for `F`, whose pool word nothing else
+            // uses.
+            unsafe { pool_word::<F>(frame).write(pool) };
             frame
         });
         RawDyn { frame, vtable: &VtableOf::<F>::VTABLE, _output: PhantomData }

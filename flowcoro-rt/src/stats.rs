@@ -366,7 +366,7 @@ mod tests {
                 c.hot_lap(len);
             }
         }
-        // Laps of TICK, then 2, 4 times as long: 7 TICKs, 3 left over.
+        // Laps of TICK, 2 TICK and 4 TICK ended; 3 TICK + 3 into the next.
         assert_eq!(laps, [TICK, 2 * TICK, 4 * TICK]);
         assert_eq!(c.hot_frees(), 10 * TICK + 3);
         c.unhot_one();
