@@ -7,15 +7,12 @@
 //! through cache lines still held by that thread, one miss after the other:
 //! it has every address at hand, and its writes to the frames overlap.
 //! Magazines move between a thread and the depot whole, by their container.
-// Items are `pub` so the loom models can reach them through `__loom`;
-// outside loom builds the module is private and they stay crate-internal.
-#![cfg_attr(not(loom), allow(unreachable_pub))]
 
 use core::ptr::NonNull;
 
 /// A stack of free frames of one class.
 #[derive(Debug, Default)]
-pub struct List {
+pub(crate) struct List {
     frames: Vec<NonNull<u8>>,
 }
 
@@ -24,24 +21,24 @@ pub struct List {
 unsafe impl Send for List {}
 
 impl List {
-    pub const fn new() -> List {
+    pub(crate) const fn new() -> List {
         List { frames: Vec::new() }
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.frames.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.frames.is_empty()
     }
 
     /// Room for `n` frames in all, so that pushing that many never allocates.
-    pub fn reserve(&mut self, n: usize) {
+    pub(crate) fn reserve(&mut self, n: usize) {
         self.frames.reserve_exact(n.saturating_sub(self.frames.len()));
     }
 
-    pub fn has_room_for(&self, n: usize) -> bool {
+    pub(crate) fn has_room_for(&self, n: usize) -> bool {
         self.frames.capacity() >= n
     }
 
@@ -51,17 +48,17 @@ impl List {
     /// `frame` must be a free frame that no one else uses, and stays owned by
     /// the list until popped.
     #[inline]
-    pub unsafe fn push(&mut self, frame: NonNull<u8>) {
+    pub(crate) unsafe fn push(&mut self, frame: NonNull<u8>) {
         self.frames.push(frame);
     }
 
     /// Takes a free frame.
     #[inline]
-    pub fn pop(&mut self) -> Option<NonNull<u8>> {
+    pub(crate) fn pop(&mut self) -> Option<NonNull<u8>> {
         self.frames.pop()
     }
 
-    pub fn take(&mut self) -> List {
+    pub(crate) fn take(&mut self) -> List {
         core::mem::take(self)
     }
 }
@@ -74,7 +71,7 @@ impl List {
 /// and only a full one comes back. `spare` is an empty container for the
 /// next spill, so that a spill does not allocate one.
 #[derive(Debug)]
-pub struct Magazines {
+pub(crate) struct Magazines {
     cur: List,
     prev: List,
     spare: List,
@@ -82,23 +79,23 @@ pub struct Magazines {
 }
 
 impl Magazines {
-    pub const fn new(cap: usize) -> Magazines {
+    pub(crate) const fn new(cap: usize) -> Magazines {
         Magazines { cur: List::new(), prev: List::new(), spare: List::new(), cap }
     }
 
-    #[cfg(any(test, loom))]
-    pub fn cap(&self) -> usize {
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn cap(&self) -> usize {
         self.cap
     }
 
     /// Frames held by this cache.
-    #[cfg(any(test, loom))]
-    pub fn len(&self) -> usize {
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn len(&self) -> usize {
         self.cur.len() + self.prev.len()
     }
 
     #[inline]
-    pub fn pop(&mut self) -> Option<NonNull<u8>> {
+    pub(crate) fn pop(&mut self) -> Option<NonNull<u8>> {
         if let Some(f) = self.cur.pop() {
             return Some(f);
         }
@@ -117,7 +114,7 @@ impl Magazines {
     /// # Safety
     /// As [`List::push`].
     #[inline]
-    pub unsafe fn push(&mut self, frame: NonNull<u8>) -> Option<List> {
+    pub(crate) unsafe fn push(&mut self, frame: NonNull<u8>) -> Option<List> {
         if self.cur.len() < self.cap {
             // Containers keep their room once grown: this allocates only
             // while a new one fills for the first time.
@@ -156,8 +153,23 @@ impl Magazines {
         spill
     }
 
+    /// Sets the frames per magazine to `cap`, and returns what the cache
+    /// holds beyond two magazines of that size, for the depot. A cache
+    /// holds at most `2 × cap` frames after this, as after every push.
+    pub(crate) fn set_cap(&mut self, cap: usize) -> Option<List> {
+        self.cap = cap;
+        let excess = (self.cur.len() + self.prev.len()).checked_sub(2 * cap).filter(|&n| n > 0)?;
+        let mut out = List::new();
+        out.reserve(excess);
+        for frame in core::iter::from_fn(|| self.pop()).take(excess) {
+            // SAFETY: a free frame the cache owned, handed to the list.
+            unsafe { out.push(frame) };
+        }
+        Some(out)
+    }
+
     /// Keeps an empty container for the next spill.
-    pub fn restock(&mut self, empty: List) {
+    pub(crate) fn restock(&mut self, empty: List) {
         debug_assert!(empty.is_empty());
         if !self.spare.has_room_for(self.cap) {
             self.spare = empty;
@@ -167,7 +179,7 @@ impl Magazines {
     /// Before a refill of an empty cache: an empty container the cache has
     /// no use for (one without room if it keeps it as its spare), for the
     /// depot to keep.
-    pub fn surplus(&mut self) -> List {
+    pub(crate) fn surplus(&mut self) -> List {
         debug_assert!(self.cur.is_empty() && self.prev.is_empty());
         let old = self.cur.take();
         if self.spare.has_room_for(self.cap) {
@@ -178,13 +190,13 @@ impl Magazines {
     }
 
     /// Loads a full batch from the depot into an empty cache.
-    pub fn load(&mut self, batch: List) {
+    pub(crate) fn load(&mut self, batch: List) {
         debug_assert!(self.cur.is_empty() && self.prev.is_empty());
         self.cur = batch;
     }
 
     /// Empties the cache.
-    pub fn drain(&mut self) -> [List; 2] {
+    pub(crate) fn drain(&mut self) -> [List; 2] {
         [self.cur.take(), self.prev.take()]
     }
 }

@@ -40,8 +40,6 @@
 //! is counted.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
-// The loom build exposes internals to its models; they are not API.
-#![cfg_attr(loom, allow(missing_docs, missing_debug_implementations))]
 
 mod decay;
 mod depot;
@@ -57,12 +55,5 @@ pub use pool::{FramePool, MAGAZINE, idle_budget, pools, report, set_idle_budget,
 pub use pooled::{LocalPooledDyn, Pooled, PooledDyn};
 pub use stats::{PoolStats, Report};
 
-/// Internals exposed to the loom models only.
-#[cfg(loom)]
-#[doc(hidden)]
-pub mod __loom {
-    pub use crate::depot::Depot;
-    pub use crate::freelist::{List, Magazines};
-    pub use crate::stats::{Counters, Totals};
-    pub use crate::sync::bump;
-}
+#[cfg(all(test, loom))]
+mod loom_models;

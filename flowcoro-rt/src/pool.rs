@@ -21,7 +21,9 @@ use core::fmt;
 use core::ptr::NonNull;
 use std::alloc::{alloc, dealloc, handle_alloc_error};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64 as AtomicU64Std, AtomicUsize, Ordering as StdOrdering};
+use std::sync::atomic::{
+    AtomicU64 as AtomicU64Std, AtomicUsize as AtomicUsizeStd, Ordering as StdOrdering,
+};
 use std::time::Instant;
 
 use crate::decay;
@@ -29,7 +31,9 @@ use crate::depot::Depot;
 use crate::freelist::{List, Magazines};
 use crate::layout::{ClassKey, MAX_POOLED_SIZE, MIN_ALIGN};
 use crate::stats::{Counters, PoolStats, Totals};
-use crate::sync::{AtomicPtr, AtomicU64, Mutex, Ordering::Relaxed, bump, lock};
+use crate::sync::{
+    AtomicPtr, AtomicU64, AtomicUsize, Mutex, Ordering::Relaxed, Ordering::Release, bump, lock,
+};
 
 /// Layout classes one pool serves from its own caches. A generic fn gets one
 /// class per distinct frame layout; past this many, a layout shares the
@@ -59,6 +63,9 @@ const SEEN: usize = 8;
 
 /// Marks a frame allocated alone, outside the pool's classes.
 pub(crate) const HEAP: u8 = u8::MAX;
+/// Marks a frame of a shared size-class pool, taken for a layout this pool
+/// has no class for: it goes back there, and this pool counts the call.
+pub(crate) const OVERFLOW: u8 = 62;
 
 /// A typed pool of `async fn` frames: the memory a `#[pooled]` function's
 /// calls live in.
@@ -114,10 +121,24 @@ pub(crate) const HEAP: u8 = u8::MAX;
 /// - across all pools, never more than [`set_idle_budget`] bytes, the pools
 ///   over their share giving back first.
 ///
-/// Each thread keeps at most two magazines and a hot frame per class on top.
-/// A thread that exits hands its cached frames to the depot.
-/// [`trim`](FramePool::trim) frees what the depot and the calling thread's
-/// cache hold.
+/// Each thread keeps, per class, a hot frame and at most two magazines of
+/// `cap` frames on top: `2 × cap + 1` frames, where `cap` is half the recent
+/// peak, at least 1 and at most [`MAGAZINE`] (and `max_idle / 2`, the
+/// prewarmed frames counting as a peak). As the peak decays, each thread
+/// gives back what its cache holds beyond that at its next look at the
+/// clock, so a pool whose calls never overlap much keeps few frames in each
+/// thread however many threads free them. A thread that exits hands its
+/// cached frames to the depot. [`trim`](FramePool::trim) frees what the
+/// depot and the calling thread's cache hold.
+///
+/// # Layouts
+///
+/// A pool serves up to eight layouts (a generic fn's instantiations) from
+/// classes of its own; a layout that fits a class at most twice its size
+/// shares it. A layout past those is served by a shared size-class pool
+/// (`flowcoro::size_class::N`, one per power of two): the call is counted
+/// by this pool as any other ([`PoolStats::overflow`] says how many) and the
+/// memory by the size-class pool. Frames over 1 MiB are allocated alone.
 ///
 /// Decay costs the fast path nothing shared: a thread looks at the clock every
 /// few dozen calls (every thousand or so on a busy thread), through a
@@ -128,10 +149,10 @@ pub struct FramePool {
     max_idle: usize,
     prewarm: usize,
     /// Position in the global registry plus one; `0` until first use.
-    index: AtomicUsize,
+    index: AtomicUsizeStd,
     /// `index` if below [`NEAR`], else `0`: where this thread's cache for the
     /// pool sits in the near table.
-    near: AtomicUsize,
+    near: AtomicUsizeStd,
     /// The key of the pool's class 0 (the first layout it served), or
     /// [`ClassKey::EMPTY`]: a frame of this layout needs no lookup for its
     /// class, and the handle no word for it.
@@ -150,10 +171,16 @@ struct Shared {
     classes: [AtomicU64; CLASSES],
     depots: [Depot; CLASSES],
     registry: Mutex<Registry>,
-    /// The largest key served outside the classes, for `frame_size`.
-    largest_heap: AtomicU64,
+    /// The largest key served outside the classes (allocated alone, or by
+    /// a size-class pool), for `frame_size`.
+    largest_other: AtomicU64,
     /// Frames each depot may hold now: `max_idle`, or the self-tuned bound.
     idle_limit: AtomicU64,
+    /// Frames per magazine in each thread's cache now, from the recent peak.
+    thread_cap: AtomicUsize,
+    /// Threads with a cache for this pool (registered, not exited): the
+    /// peak is exact while there is one.
+    threads: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -194,10 +221,12 @@ pub(crate) struct Frame {
 
 const TAG: usize = MIN_ALIGN - 1;
 const _: () = assert!(HEAP as usize & TAG == TAG && CLASSES <= TAG);
+const _: () = assert!(OVERFLOW as usize & TAG == OVERFLOW as usize && OVERFLOW as usize >= CLASSES);
 
 impl Frame {
-    /// The frame in one word: frames are at least [`MIN_ALIGN`]-aligned,
-    /// which leaves the class room in the address's low bits.
+    /// The frame in one word, so that the out-of-line takes return in a
+    /// register: frames are at least [`MIN_ALIGN`]-aligned, which leaves the
+    /// class room in the address's low bits.
     #[inline(always)]
     pub(crate) fn tagged(self) -> NonNull<u8> {
         debug_assert!(self.ptr.addr().get() & TAG == 0);
@@ -221,27 +250,6 @@ impl Frame {
     }
 }
 
-/// A taken frame and its pool in two words, so that the out-of-line takes
-/// return in registers.
-#[derive(Clone, Copy)]
-struct Packed {
-    pool: &'static FramePool,
-    tagged: NonNull<u8>,
-}
-
-impl Packed {
-    #[inline(always)]
-    fn new(pool: &'static FramePool, frame: Frame) -> Packed {
-        Packed { pool, tagged: frame.tagged() }
-    }
-
-    #[inline(always)]
-    fn unpack(self) -> (&'static FramePool, Frame) {
-        // SAFETY: `new` tagged it.
-        (self.pool, unsafe { Frame::from_tagged(self.tagged) })
-    }
-}
-
 static POOLS: std::sync::Mutex<Vec<&'static FramePool>> = std::sync::Mutex::new(Vec::new());
 
 impl FramePool {
@@ -252,8 +260,8 @@ impl FramePool {
             name,
             max_idle: SELF_TUNED,
             prewarm: 0,
-            index: AtomicUsize::new(0),
-            near: AtomicUsize::new(0),
+            index: AtomicUsizeStd::new(0),
+            near: AtomicUsizeStd::new(0),
             first: AtomicU64Std::new(ClassKey::EMPTY),
             shared: OnceLock::new(),
         }
@@ -261,9 +269,10 @@ impl FramePool {
 
     /// Caps the frames the pool's depot keeps, per layout class, when they
     /// come back; beyond that they are freed. Each thread may cache up to
-    /// `min(2 × MAGAZINE, max_idle)` more per class. `0` frees every frame as
-    /// soon as it comes back. Without it, the bound follows the pool's recent
-    /// peak (see [Memory](FramePool#memory)).
+    /// `2 × min(MAGAZINE, max_idle / 2) + 1` more per class (two magazines
+    /// and a hot frame; fewer while the recent peak is low). `0` and `1`
+    /// free every frame as soon as it comes back. Without it, the bound
+    /// follows the pool's recent peak (see [Memory](FramePool#memory)).
     pub const fn with_max_idle(mut self, max_idle: usize) -> FramePool {
         self.max_idle = max_idle;
         self
@@ -294,7 +303,8 @@ impl FramePool {
         self.prewarm
     }
 
-    /// Frames per magazine for this pool.
+    /// Frames per magazine for this pool at most: [`MAGAZINE`], or fewer
+    /// under a small `max_idle`.
     fn magazine(&self) -> usize {
         MAGAZINE.min(self.max_idle / 2)
     }
@@ -304,11 +314,22 @@ impl FramePool {
         self.prewarm.min(self.max_idle) as u64
     }
 
+    /// The magazine size a thread uses for a recent peak of `peak` live
+    /// frames: a thread then keeps at most `2 × cap + 1` frames per class,
+    /// about what one peak's worth of calls frees. A pool whose calls never
+    /// overlap much keeps few frames in each thread, however many threads
+    /// free them.
+    fn thread_cap(&self, peak: u64) -> usize {
+        let want = peak.max(self.idle_floor()).div_ceil(2);
+        let most = self.magazine();
+        usize::try_from(want).unwrap_or(usize::MAX).clamp(most.min(1), most)
+    }
+
     /// The depot bound for a recent peak of `peak` live frames: enough for
     /// the peak to come back from cache, plus the magazine that frames freed
     /// on another thread travel in; never above `max_idle`.
     fn tuned_limit(&self, peak: u64) -> u64 {
-        let in_transit = self.magazine() as u64;
+        let in_transit = self.thread_cap(peak) as u64;
         peak.saturating_add(in_transit).max(self.idle_floor()).min(self.max_idle as u64)
     }
 
@@ -330,8 +351,8 @@ impl FramePool {
     #[inline]
     pub fn alloc_with<F: Future, M: FnOnce() -> F>(&'static self, make: M) -> Pooled<F> {
         let key = KeyOf::<F>::KEY;
-        let (pool, frame) = self.take(key);
-        let guard = Unwritten { pool, frame, key };
+        let frame = self.take(key);
+        let guard = Unwritten { pool: self, frame, key };
         let ptr = frame.ptr.cast::<F>();
         debug_assert!(ptr.as_ptr().is_aligned());
         // SAFETY: `take` returned memory of a class that fits `key`, the
@@ -339,15 +360,15 @@ impl FramePool {
         unsafe { ptr.as_ptr().write(make()) };
         core::mem::forget(guard);
         // SAFETY: `ptr` now holds an `F` that only the handle owns, taken from
-        // `pool` for `F`'s class key.
-        unsafe { Pooled::from_raw(ptr, pool) }
+        // this pool for `F`'s class key.
+        unsafe { Pooled::from_raw(ptr, self) }
     }
 
     fn shared(&self) -> &Shared {
         self.shared.get_or_init(|| {
             let shared = Shared::new();
-            let start = self.tuned_limit(0);
-            shared.idle_limit.store(start, Relaxed);
+            shared.idle_limit.store(self.tuned_limit(0), Relaxed);
+            shared.thread_cap.store(self.thread_cap(0), Relaxed);
             shared
         })
     }
@@ -373,11 +394,11 @@ impl FramePool {
         idx
     }
 
-    /// Takes a frame for `key`: the fast path. Returns the pool that serves
-    /// it: `self`, or a shared size-class pool for a layout beyond this pool's
-    /// classes.
+    /// Takes a frame for `key`: the fast path. A layout past this pool's
+    /// classes is served by a shared size-class pool ([`OVERFLOW`]), and
+    /// counted here.
     #[inline(always)]
-    pub(crate) fn take(&'static self, key: ClassKey) -> (&'static FramePool, Frame) {
+    pub(crate) fn take(&'static self, key: ClassKey) -> Frame {
         // The pool's first layout, a non-generic fn's only one, is class 0:
         // its hot frame is the whole inline path. The others, and the
         // magazines, are one call away.
@@ -386,30 +407,32 @@ impl FramePool {
                 // SAFETY: see `local_pool`.
                 if let Some(ptr) = unsafe { lp.as_ref() }.hot[0].take() {
                     // Counted by the free that filled the slot.
-                    return (self, Frame { ptr, class: 0 });
+                    return Frame { ptr, class: 0 };
                 }
             }
         }
-        self.take_other(key).unpack()
+        // SAFETY: `take_other` returns a tagged frame.
+        unsafe { Frame::from_tagged(self.take_other(key)) }
     }
 
     /// [`take`](FramePool::take) past the hot slot of the first layout: a
     /// pool past the near table, a layout other than the first one this
     /// thread asked for (a generic fn's), the magazines, or an empty cache.
+    /// Returns the frame [`tagged`](Frame::tagged).
     #[inline(never)]
-    fn take_other(&'static self, key: ClassKey) -> Packed {
+    fn take_other(&'static self, key: ClassKey) -> NonNull<u8> {
         if let Some(lp) = local_pool(self.index.load(StdOrdering::Relaxed)) {
             // SAFETY: see `local_pool`.
             let lp = unsafe { lp.as_ref() };
             // SAFETY: a short borrow of this thread's state, see `local_pool`.
             let st = unsafe { &mut *lp.state.get() };
             if let Some(class) = st.lookup(key) {
-                if let Some(frame) = self.take_cached(lp, st, class) {
-                    return Packed::new(self, frame);
+                if let Some(frame) = self.take_cached(lp, st, class, key) {
+                    return frame.tagged();
                 }
             }
         }
-        self.take_slow(key)
+        self.take_slow(key).tagged()
     }
 
     /// A cached frame of `class` from this thread's `lp`: the hot frame, or
@@ -420,6 +443,7 @@ impl FramePool {
         lp: &LocalPool,
         st: &mut LocalState,
         class: usize,
+        key: ClassKey,
     ) -> Option<Frame> {
         let class = class & CLASS_MASK;
         if let Some(ptr) = lp.hot[class].take() {
@@ -427,19 +451,43 @@ impl FramePool {
             return Some(Frame { ptr, class: class as u8 });
         }
         let ptr = st.mags[class].pop()?;
-        let reused = lp.counters.reused.load(Relaxed).wrapping_add(1);
-        lp.counters.reused.store(reused, Relaxed);
-        // A constant mask on a value already in a register: the adaptive
-        // interval is counted in `tick`, off this path.
-        if reused % decay::TICK == 0 {
-            self.tick(st);
+        let c = &lp.counters;
+        let reused = c.reused.load(Relaxed).wrapping_add(1);
+        c.reused.store(reused, Release);
+        let frame = Frame { ptr, class: class as u8 };
+        // A constant mask on a value already in a register (the adaptive
+        // interval is counted in `tick`, off this path), and this thread's
+        // level against its highest (see `LocalState::high`).
+        if reused % decay::TICK == 0 || level(c, reused) > st.high {
+            self.after_reuse(lp, st, frame, key, reused);
         }
-        Some(Frame { ptr, class: class as u8 })
+        Some(frame)
+    }
+
+    /// The rare work after a reuse from the magazines: the decay tick, and a
+    /// new high of this thread's level. Holds the taken frame meanwhile: if
+    /// anything here unwinds, the frame goes back to the pool.
+    #[cold]
+    #[inline(never)]
+    fn after_reuse(
+        &'static self,
+        lp: &LocalPool,
+        st: &mut LocalState,
+        frame: Frame,
+        key: ClassKey,
+        reused: u64,
+    ) {
+        let held = Unwritten { pool: self, frame, key };
+        if reused % decay::TICK == 0 {
+            self.tick(lp, st);
+        }
+        self.check_high(lp, st);
+        core::mem::forget(held);
     }
 
     #[cold]
     #[inline(never)]
-    fn take_slow(&'static self, key: ClassKey) -> Packed {
+    fn take_slow(&'static self, key: ClassKey) -> Frame {
         let idx = self.register();
         let shared = self.shared();
         let redirected = local_pool(idx).and_then(|lp| {
@@ -449,27 +497,19 @@ impl FramePool {
             unsafe { &*lp.state.get() }.redirect(key)
         });
         if let Some(sc) = redirected {
-            let (sc, frame) = sc.take(sc_key(key));
-            return Packed::new(sc, frame);
+            return self.take_overflow(idx, sc, key);
         }
         let class = shared.class_for(key);
         if class.is_none() {
-            // A size-class pool takes the layout only if it has a class for
-            // it: its frames are then always given back by class, never
-            // freed with a layout (a heap fallback there would be freed with
-            // the future's own layout, not the one it was allocated with).
-            let sc = size_class_pool(key)
-                .filter(|sc| !core::ptr::eq(*sc, self))
-                .filter(|sc| sc.shared().class_for(sc_key(key)).is_some());
-            if let Some(sc) = sc {
+            if let Some(sc) = self.overflow_pool(key) {
                 if let Some(lp) = local_pool_or_insert(idx, self) {
                     // SAFETY: see `local_pool`.
                     let lp = unsafe { lp.as_ref() };
                     // SAFETY: a short borrow of this thread's state.
                     unsafe { &mut *lp.state.get() }.remember_redirect(key, sc);
                 }
-                let (sc, frame) = sc.take(sc_key(key));
-                return Packed::new(sc, frame);
+                shared.note_other(key);
+                return self.take_overflow(idx, sc, key);
             }
         }
         let local = local_pool_or_insert(idx, self).map(|lp| {
@@ -478,10 +518,11 @@ impl FramePool {
             // SAFETY: a short borrow of this thread's state, see `local_pool`.
             let st = unsafe { &mut *lp.state.get() };
             let Some(class) = class else {
-                let frame = heap_alloc(key);
                 bump(&lp.counters.heap_fallbacks, 1);
                 bump(&lp.counters.bytes_in, key.size() as u64);
-                shared.note_heap(key);
+                shared.note_other(key);
+                let frame = heap_alloc(key);
+                self.check_high_holding(lp, st, frame, key);
                 return frame;
             };
             st.remember(key, class);
@@ -495,12 +536,13 @@ impl FramePool {
                 self.first.store(key.bits(), StdOrdering::Relaxed);
             }
             // A slow take (refill or new memory): traffic may be changing,
-            // watch the clock closely again.
+            // watch the clock closely again, and size the magazines anew.
             lp.watch_closely(st);
+            self.sync_cap(lp, st);
             if self.prewarm > 0 {
                 self.prewarm_once(class);
             }
-            if let Some(frame) = self.take_cached(lp, st, class) {
+            if let Some(frame) = self.take_cached(lp, st, class, key) {
                 return frame;
             }
             let c = &lp.counters;
@@ -511,18 +553,160 @@ impl FramePool {
             });
             if let Some(ptr) = refilled {
                 bump(&c.reused, 1);
-                return Frame { ptr, class: class as u8 };
+                let frame = Frame { ptr, class: class as u8 };
+                self.check_high_holding(lp, st, frame, key);
+                return frame;
             }
             let ckey = shared.key(class);
-            let ptr = fresh_alloc(ckey);
             bump(&c.fresh, 1);
             bump(&c.bytes_in, ckey.size() as u64);
-            shared.observe_peak(self);
-            Frame { ptr, class: class as u8 }
+            let frame = Frame { ptr: fresh_alloc(ckey), class: class as u8 };
+            let held = Unwritten { pool: self, frame, key };
+            if !self.check_high(lp, st) {
+                shared.observe_peak(self);
+            }
+            core::mem::forget(held);
+            frame
         });
         match local {
-            Some(frame) => Packed::new(self, frame),
-            None => Packed::new(self, shared.take_orphan(key, class)),
+            Some(frame) => frame,
+            None => shared.take_orphan(key, class),
+        }
+    }
+
+    /// The size-class pool that takes a layout this pool has no class for,
+    /// if any. It takes the layout only if it has a class for it: its frames
+    /// are then always given back by class, never freed with a layout (a
+    /// heap fallback there would be freed with the future's own layout, not
+    /// the one it was allocated with). The answer never changes once this
+    /// pool's classes are all taken, which is the only time it is asked.
+    fn overflow_pool(&'static self, key: ClassKey) -> Option<&'static FramePool> {
+        size_class_pool(key)
+            .filter(|sc| !core::ptr::eq(*sc, self))
+            .filter(|sc| sc.shared().class_for(sc_key(key)).is_some())
+    }
+
+    /// Takes a frame for `key` from the size-class pool `sc`, and counts the
+    /// call in this pool as well: as a reuse or new memory, as `sc` served it.
+    fn take_overflow(&'static self, idx: usize, sc: &'static FramePool, key: ClassKey) -> Frame {
+        let sc_fresh = || {
+            local_pool(sc.index.load(StdOrdering::Relaxed)).map_or(0, |lp| {
+                // SAFETY: see `local_pool`.
+                let c = &unsafe { lp.as_ref() }.counters;
+                c.fresh.load(Relaxed) + c.heap_fallbacks.load(Relaxed)
+            })
+        };
+        let before = sc_fresh();
+        let frame = sc.take(sc_key(key));
+        let fresh = sc_fresh() != before;
+        let frame = Frame { ptr: frame.ptr, class: OVERFLOW };
+        match local_pool_or_insert(idx, self) {
+            Some(lp) => {
+                // SAFETY: see `local_pool`.
+                let lp = unsafe { lp.as_ref() };
+                let c = &lp.counters;
+                bump(&c.overflow, 1);
+                if fresh {
+                    bump(&c.fresh, 1);
+                    bump(&c.overflow_fresh, 1);
+                } else {
+                    bump(&c.reused, 1);
+                }
+                // SAFETY: a short borrow of this thread's state.
+                self.check_high_holding(lp, unsafe { &mut *lp.state.get() }, frame, key);
+            }
+            None => {
+                let t = Totals {
+                    allocations: 1,
+                    overflow: 1,
+                    fresh: u64::from(fresh),
+                    overflow_fresh: u64::from(fresh),
+                    reused: u64::from(!fresh),
+                    ..Totals::default()
+                };
+                lock(&self.shared().registry).retired.add(&t);
+            }
+        }
+        frame
+    }
+
+    /// [`check_high`](FramePool::check_high) after a slow take, holding the
+    /// taken frame: if anything unwinds, it goes back.
+    fn check_high_holding(
+        &'static self,
+        lp: &LocalPool,
+        st: &mut LocalState,
+        frame: Frame,
+        key: ClassKey,
+    ) {
+        if level(&lp.counters, lp.counters.reused.load(Relaxed)) > st.high {
+            let held = Unwritten { pool: self, frame, key };
+            self.check_high(lp, st);
+            core::mem::forget(held);
+        }
+    }
+
+    /// This thread's level has passed its highest (or its hot slots hold
+    /// frames at its highest): makes the peak exact for a pool used from one
+    /// thread. Empties the hot slots into the magazines, so that the level is
+    /// the thread's live count and no later hot-slot reuse can pass it
+    /// unseen, then records a new high as the pool's peak (`true`). With
+    /// other threads on the pool, stops watching (the peak is then a lower
+    /// bound, sampled as the pool grows).
+    ///
+    /// Why no reuse from a hot slot needs the check: the slot's frame was
+    /// freed at a level one higher than the reuse brings back, and any take
+    /// from the magazines that reaches this thread's highest while a hot
+    /// slot holds a frame passes `high` (the level counts that frame), which
+    /// empties the slots here.
+    #[cold]
+    #[inline(never)]
+    fn check_high(&'static self, lp: &LocalPool, st: &mut LocalState) -> bool {
+        let shared = self.shared();
+        if shared.threads.load(Relaxed) != 1 {
+            st.high = i64::MAX;
+            return false;
+        }
+        for class in 0..CLASSES {
+            let hot = lp.drain_hot(class);
+            if !hot.is_empty() {
+                self.cache_list(lp, st, class, hot);
+            }
+        }
+        let live = level(&lp.counters, lp.counters.reused.load(Relaxed));
+        if live <= st.high {
+            return false;
+        }
+        st.high = live;
+        shared.observe_peak(self);
+        true
+    }
+
+    /// Puts the free frames of `list` (of `class`) in this thread's
+    /// magazines, spilling as they fill.
+    fn cache_list(
+        &'static self,
+        lp: &LocalPool,
+        st: &mut LocalState,
+        class: usize,
+        mut list: List,
+    ) {
+        while let Some(p) = list.pop() {
+            // SAFETY: a free frame of `class`, handed over by the list.
+            if let Some(spill) = unsafe { st.mags[class].push(p) } {
+                st.mags[class].restock(lp.spill(class, spill));
+            }
+        }
+    }
+
+    /// Sets this thread's magazines to the size the pool's recent peak
+    /// calls for, and gives back what they hold beyond it.
+    fn sync_cap(&'static self, lp: &LocalPool, st: &mut LocalState) {
+        let cap = self.shared().thread_cap.load(Relaxed);
+        for class in 0..CLASSES {
+            if let Some(excess) = st.mags[class].set_cap(cap) {
+                drop(lp.spill(class, excess));
+            }
         }
     }
 
@@ -556,12 +740,16 @@ impl FramePool {
             Some(lp) => {
                 // SAFETY: see `local_pool`.
                 let lp = unsafe { lp.as_ref() };
-                if let Some(class) = self.remembered_class(lp, key) {
+                match self.remembered_class(lp, key) {
                     // SAFETY: forwarded from the caller, with the class
                     // `take` chose.
-                    return unsafe { self.give_cached(lp, Frame { ptr, class }, key) };
+                    Some(OVERFLOW) => return unsafe { self.give_overflow(ptr, key) },
+                    Some(class) => {
+                        // SAFETY: as above.
+                        return unsafe { self.give_cached(lp, Frame { ptr, class }, key) };
+                    }
+                    None => self.class_of(key),
                 }
-                self.class_of(key)
             }
             None => self.class_of(key),
         };
@@ -580,17 +768,20 @@ impl FramePool {
         }
     }
 
-    /// The class this thread's cache `lp` remembers for `key`, if any.
+    /// The class this thread's cache `lp` remembers for `key`, if any
+    /// ([`OVERFLOW`] for a layout it took from a size-class pool).
     #[inline]
     fn remembered_class(&self, lp: &LocalPool, key: ClassKey) -> Option<u8> {
         // SAFETY: a short borrow of this thread's state, see `local_pool`.
         let st = unsafe { &*lp.state.get() };
-        st.lookup(self.served_key(key)).map(|class| class as u8)
+        let served = self.served_key(key);
+        st.lookup(served).map(|class| class as u8).or_else(|| st.redirect(served).map(|_| OVERFLOW))
     }
 
     /// The class that serves `key` in this pool, as `take` chose it: this
     /// thread's memory of it, or the pool's, which never changes once
-    /// chosen; [`HEAP`] for a layout the pool has no class for.
+    /// chosen; [`OVERFLOW`] for a layout served by a size-class pool,
+    /// [`HEAP`] for one allocated alone.
     pub(crate) fn class_of(&'static self, key: ClassKey) -> u8 {
         if self.first.load(StdOrdering::Relaxed) == key.bits() {
             return 0;
@@ -601,7 +792,12 @@ impl FramePool {
                 return class;
             }
         }
-        self.shared().class_for(self.served_key(key)).map_or(HEAP, |class| class as u8)
+        let served = self.served_key(key);
+        match self.shared().class_for(served) {
+            Some(class) => class as u8,
+            None if self.overflow_pool(served).is_some() => OVERFLOW,
+            None => HEAP,
+        }
     }
 
     /// Gives back a frame whose class is known: to this thread's cache, or
@@ -612,6 +808,10 @@ impl FramePool {
     /// longer holds a value.
     #[inline(never)]
     unsafe fn give_frame(&'static self, frame: Frame, key: ClassKey) {
+        if frame.class == OVERFLOW {
+            // SAFETY: forwarded from the caller.
+            return unsafe { self.give_overflow(frame.ptr, key) };
+        }
         if let Some(lp) = local_pool(self.index.load(StdOrdering::Relaxed)) {
             // SAFETY: see `local_pool`; the caller's frame.
             unsafe { self.give_cached(lp.as_ref(), frame, key) };
@@ -619,6 +819,33 @@ impl FramePool {
         }
         // SAFETY: forwarded from the caller.
         unsafe { self.give_back_slow(frame, key) }
+    }
+
+    /// Gives a frame of a size-class pool back to it, and counts the free
+    /// here.
+    ///
+    /// # Safety
+    /// As [`FramePool::give_frame`], for a frame of class [`OVERFLOW`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn give_overflow(&'static self, ptr: NonNull<u8>, key: ClassKey) {
+        let sc =
+            self.overflow_pool(key).expect("a layout that overflowed keeps its size-class pool");
+        match local_pool_or_insert(self.register(), self) {
+            Some(lp) => {
+                // SAFETY: see `local_pool`.
+                let c = &unsafe { lp.as_ref() }.counters;
+                bump(&c.frees, 1);
+                bump(&c.overflow_frees, 1);
+            }
+            None => {
+                let t = Totals { frees: 1, overflow_frees: 1, ..Totals::default() };
+                lock(&self.shared().registry).retired.add(&t);
+            }
+        }
+        // SAFETY: `take_overflow` took the frame from `sc` for the same
+        // rounded layout, which `sc` finds from `key`.
+        unsafe { sc.give_back(ptr, key) }
     }
 
     /// Caches a free pooled frame in this thread's `lp`: in the hot slot, or
@@ -629,7 +856,8 @@ impl FramePool {
     /// came from `take(key)` on this pool, and no longer holds a value.
     #[inline(always)]
     unsafe fn give_cached(&'static self, lp: &LocalPool, frame: Frame, key: ClassKey) {
-        // A heap frame's slot is always closed: no separate test for it here.
+        // A heap frame's slot is always closed (and a size-class pool's
+        // frame's): no separate test for them here.
         if lp.hot[frame.class as usize & HOT_MASK].put(frame.ptr) {
             if lp.counters.hot_free() {
                 self.hot_lap(lp);
@@ -647,7 +875,7 @@ impl FramePool {
     /// As [`FramePool::give_cached`].
     #[inline(never)]
     unsafe fn give_to_magazines(&'static self, lp: &LocalPool, frame: Frame, key: ClassKey) {
-        if frame.class == HEAP {
+        if frame.class == HEAP || frame.class == OVERFLOW {
             // SAFETY: forwarded from the caller.
             return unsafe { self.give_back_slow(frame, key) };
         }
@@ -658,6 +886,7 @@ impl FramePool {
         // SAFETY: the caller gives us the frame, a free frame of `class`.
         if let Some(spill) = unsafe { st.mags[class].push(frame.ptr) } {
             lp.watch_closely(st);
+            self.sync_cap(lp, st);
             st.mags[class].restock(lp.spill(class, spill));
         }
     }
@@ -667,6 +896,10 @@ impl FramePool {
     #[cold]
     #[inline(never)]
     unsafe fn give_back_slow(&'static self, frame: Frame, key: ClassKey) {
+        if frame.class == OVERFLOW {
+            // SAFETY: forwarded from the caller.
+            return unsafe { self.give_overflow(frame.ptr, key) };
+        }
         let idx = self.register();
         let shared = self.shared();
         let local = local_pool_or_insert(idx, self).map(|lp| {
@@ -747,33 +980,42 @@ impl FramePool {
         // SAFETY: a short borrow of this thread's state, see `local_pool`.
         let st = unsafe { &mut *lp.state.get() };
         st.since_tick = 0;
-        self.look(st);
+        // The next lap first, as long as the interval so far: the look
+        // below sets the one after it, and if it unwinds the count goes on.
         lp.counters.hot_lap(st.tick_interval);
+        self.look(lp, st);
     }
 
     /// Every [`decay::TICK`] reuses from a thread's magazines: once
     /// `st.tick_interval` calls have passed since the last look, a look.
-    #[cold]
-    #[inline(never)]
-    fn tick(&'static self, st: &mut LocalState) {
+    fn tick(&'static self, lp: &LocalPool, st: &mut LocalState) {
         st.since_tick += decay::TICK;
         if st.since_tick < st.tick_interval {
             return;
         }
         st.since_tick = 0;
-        self.look(st);
+        self.look(lp, st);
     }
 
     /// A look at the clock (unless this thread looked very recently), the
-    /// next interval between looks, and maybe a decay step. Touches no cache
-    /// state but the tick's own fields.
-    fn look(&'static self, st: &mut LocalState) {
+    /// next interval between looks, and maybe a decay step, after which this
+    /// thread's magazines shrink to what the pool's decayed peak calls for
+    /// (the owner gives back its own cache: no other thread touches it).
+    /// Runs with no frame in flight, or with one held by an unwind guard.
+    fn look(&'static self, lp: &LocalPool, st: &mut LocalState) {
+        #[cfg(all(test, not(loom)))]
+        tests::inject("look");
         let (next, now) = decay::tick(st.tick_interval);
         st.tick_interval = next;
         let Some(now) = now else {
             return;
         };
         self.decay_step(now);
+        self.sync_cap(lp, st);
+        if st.high == i64::MAX && self.shared().threads.load(Relaxed) == 1 {
+            // The other threads are gone: the peak can be exact again.
+            st.high = i64::MIN;
+        }
         let ms = decay::millis(now);
         let last = LAST_PASS.load(StdOrdering::Relaxed);
         if ms.saturating_sub(last) >= decay::PASS.as_millis() as u64
@@ -785,8 +1027,8 @@ impl FramePool {
         }
     }
 
-    /// Sets the idle bound from the recent peak and gives the depot's excess
-    /// back to the allocator. At most one step per pool every
+    /// Sets the idle bounds from the recent peak and gives the depot's
+    /// excess back to the allocator. At most one step per pool every
     /// [`decay::STEP`].
     fn decay_step(&self, now: Instant) {
         let Some(shared) = self.shared.get() else {
@@ -797,10 +1039,11 @@ impl FramePool {
             return;
         }
         reg.last_decay = Some(now);
-        let live = Shared::totals(&reg).live();
+        let (_, live) = Shared::totals(&mut reg);
         let peak = reg.remember_peak(live, now);
         let limit = self.tuned_limit(peak);
         shared.idle_limit.store(limit, Relaxed);
+        shared.thread_cap.store(self.thread_cap(peak), Relaxed);
         drop(reg);
         let freed = shared.shrink_depots(limit);
         if freed.released > 0 {
@@ -924,7 +1167,8 @@ impl fmt::Debug for FramePool {
     }
 }
 
-/// Gives the frame back if the future's constructor unwinds.
+/// Gives a taken frame back if something unwinds before it holds a value:
+/// the future's constructor, or the pool's own work while it holds the frame.
 struct Unwritten {
     pool: &'static FramePool,
     frame: Frame,
@@ -934,7 +1178,7 @@ struct Unwritten {
 impl Drop for Unwritten {
     fn drop(&mut self) {
         // SAFETY: the frame came from `take(key)` and holds no value: the
-        // constructor panicked before the write.
+        // unwinding began before it was written.
         unsafe { self.pool.give_frame(self.frame, self.key) };
     }
 }
@@ -945,8 +1189,10 @@ impl Shared {
             classes: core::array::from_fn(|_| AtomicU64::new(ClassKey::EMPTY)),
             depots: core::array::from_fn(|_| Depot::new()),
             registry: Mutex::new(Registry::default()),
-            largest_heap: AtomicU64::new(0),
+            largest_other: AtomicU64::new(0),
             idle_limit: AtomicU64::new(0),
+            thread_cap: AtomicUsize::new(0),
+            threads: AtomicUsize::new(0),
         }
     }
 
@@ -987,35 +1233,44 @@ impl Shared {
             .map(|(i, _)| i)
     }
 
-    fn note_heap(&self, key: ClassKey) {
-        if self.largest_heap.load(Relaxed) < key.bits() {
-            self.largest_heap.fetch_max(key.bits(), Relaxed);
+    /// Notes a layout served outside the classes, for `frame_size`.
+    fn note_other(&self, key: ClassKey) {
+        if self.largest_other.load(Relaxed) < key.bits() {
+            self.largest_other.fetch_max(key.bits(), Relaxed);
         }
     }
 
-    fn totals(reg: &Registry) -> Totals {
-        let mut t = reg.retired;
-        for c in &reg.threads {
-            t.add(&c.snapshot());
+    /// What every thread has done, as far as the registry can tell: the
+    /// retired totals plus a snapshot of each registered thread, each figure
+    /// kept from going below an earlier snapshot's; and the live count as
+    /// read now (never above the real one, unlike a difference of figures
+    /// kept at different times).
+    fn totals(reg: &mut Registry) -> (Totals, u64) {
+        let mut kept = reg.retired;
+        let mut now = reg.retired;
+        for thread in &mut reg.threads {
+            let (floor, read) = thread.snapshot();
+            kept.add(&floor);
+            now.add(&read);
         }
-        t
+        (kept, now.live())
     }
 
-    /// Records the live count as a candidate peak. Runs when the pool grows,
-    /// which is the only way `live` can pass a peak already seen on one thread.
+    /// Records the live count as a candidate peak: when the pool grows, and
+    /// when a thread alone on the pool passes its highest level.
     fn observe_peak(&self, pool: &FramePool) {
         let mut reg = lock(&self.registry);
-        let live = Self::totals(&reg).live();
+        let (_, live) = Self::totals(&mut reg);
         reg.peak = reg.peak.max(live);
-        // The pool grows: a slow path already (it just called the
-        // allocator), so reading the clock here costs little.
+        // A slow path already (it just called the allocator, or passed a
+        // high), so reading the clock here costs little.
         reg.remember_peak(live, Instant::now());
         // A pool that grows keeps room for its new peak when the frames come
-        // back; decay takes it down again once the peak is past.
-        let room = pool.tuned_limit(live);
-        if room > self.idle_limit.load(Relaxed) {
-            self.idle_limit.store(room, Relaxed);
-        }
+        // back; decay takes it down again once the peak is past. A maximum,
+        // so that no other writer's bound is lost (decay lowers them under
+        // the registry lock, which is held here too).
+        self.idle_limit.fetch_max(pool.tuned_limit(live), Relaxed);
+        self.thread_cap.fetch_max(pool.thread_cap(live), Relaxed);
     }
 
     /// Hands a batch to the depot of `class` if it stays within `limit`
@@ -1083,9 +1338,15 @@ impl Shared {
             let bytes = (batch.len() * self.key(class).size()) as u64;
             // Saturating: a batch pushed while the budget was being set may
             // have gone uncounted (until the next re-count).
-            let _ = DEPOT_BYTES.fetch_update(StdOrdering::Relaxed, StdOrdering::Relaxed, |b| {
-                Some(b.saturating_sub(bytes))
-            });
+            let mut held = DEPOT_BYTES.load(StdOrdering::Relaxed);
+            while let Err(now) = DEPOT_BYTES.compare_exchange_weak(
+                held,
+                held.saturating_sub(bytes),
+                StdOrdering::Relaxed,
+                StdOrdering::Relaxed,
+            ) {
+                held = now;
+            }
         }
     }
 
@@ -1098,30 +1359,21 @@ impl Shared {
     }
 
     /// Frees depot frames until each class holds at most `limit`; returns
-    /// what was freed.
+    /// what was freed (see [`Depot::shrink`]).
     fn shrink_depots(&self, limit: u64) -> Totals {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         let mut freed = Totals::default();
         for class in 0..CLASSES {
             if self.classes[class].load(Relaxed) == ClassKey::EMPTY {
                 continue;
             }
             let key = self.key(class);
-            while self.depots[class].frames() as u64 > limit {
-                let Some(mut batch) = self.depot_pop(class) else { break };
-                let excess = (self.depots[class].frames() + batch.len()) as u64 - limit;
-                let mut doomed = List::new();
-                while (doomed.len() as u64) < excess {
-                    let Some(p) = batch.pop() else { break };
-                    // SAFETY: a free frame of this class, taken from the depot.
-                    unsafe { doomed.push(p) };
-                }
+            self.depots[class].shrink(limit, |mut doomed| {
+                self.took(class, &doomed);
                 let (frames, bytes) = free_list(&mut doomed, key);
                 freed.released += frames;
                 freed.bytes_out += bytes;
-                if !batch.is_empty() {
-                    self.depot_put_back(class, batch);
-                }
-            }
+            });
         }
         freed
     }
@@ -1147,15 +1399,15 @@ impl Shared {
 
     fn stats(&self, name: &'static str) -> PoolStats {
         let mut reg = lock(&self.registry);
-        let t = Self::totals(&reg);
-        reg.peak = reg.peak.max(t.live());
+        let (t, live) = Self::totals(&mut reg);
+        reg.peak = reg.peak.max(live);
         let mut s = PoolStats::empty(name);
         for k in self.classes.iter().map(|k| k.load(Relaxed)).filter(|&b| b != ClassKey::EMPTY) {
             let k = ClassKey::from_bits(k);
             s.frame_size = s.frame_size.max(k.size());
             s.frame_align = s.frame_align.max(k.align());
         }
-        let heap = self.largest_heap.load(Relaxed);
+        let heap = self.largest_other.load(Relaxed);
         if heap != 0 {
             let k = ClassKey::from_bits(heap);
             s.frame_size = s.frame_size.max(k.size());
@@ -1165,6 +1417,7 @@ impl Shared {
         s.reused = t.reused;
         s.fresh = t.fresh;
         s.heap_fallbacks = t.heap_fallbacks;
+        s.overflow = t.overflow;
         s.live = t.live();
         s.peak_live = reg.peak;
         s.idle = t.idle();
@@ -1183,7 +1436,7 @@ impl Shared {
             None => {
                 t.heap_fallbacks = 1;
                 t.bytes_in = key.size() as u64;
-                self.note_heap(key);
+                self.note_other(key);
                 heap_alloc(key)
             }
             Some(class) => {
@@ -1257,6 +1510,19 @@ fn fresh_alloc(key: ClassKey) -> NonNull<u8> {
     // SAFETY: class layouts are never zero-sized (at least a cache line).
     let p = unsafe { alloc(layout) };
     NonNull::new(p).unwrap_or_else(|| handle_alloc_error(layout))
+}
+
+/// A thread's level for a pool: the frames it took minus the frames it gave
+/// back, counting the frames in its hot slots as taken (they are, for the
+/// counters: a hot-slot reuse is counted by the free that filled the slot).
+/// `reused` is the magazine-reuse count, often already in a register. Its
+/// live count when the hot slots are empty; negative on a thread that frees
+/// more than it takes.
+#[inline(always)]
+fn level(c: &Counters, reused: u64) -> i64 {
+    let taken =
+        reused.wrapping_add(c.fresh.load(Relaxed)).wrapping_add(c.heap_fallbacks.load(Relaxed));
+    taken.wrapping_sub(c.frees.load(Relaxed)) as i64
 }
 
 fn heap_alloc(key: ClassKey) -> Frame {
@@ -1352,6 +1618,11 @@ struct LocalState {
     /// Magazine reuses since the last look, counted in steps of
     /// [`decay::TICK`].
     since_tick: u64,
+    /// The highest [`level`] this thread reached with its hot slots empty,
+    /// while it is the pool's only thread: a take that passes it may be a
+    /// new peak of the pool (see [`FramePool::check_high`]). `i64::MAX`
+    /// while other threads use the pool, `i64::MIN` to start watching.
+    high: i64,
 }
 
 impl LocalState {
@@ -1386,21 +1657,26 @@ impl LocalState {
 impl LocalPool {
     /// A leaked, boxed cache, registered with the pool's stats.
     fn boxed(pool: &'static FramePool) -> NonNull<LocalPool> {
-        let cap = pool.magazine();
+        let shared = pool.shared();
+        let cap = shared.thread_cap.load(Relaxed);
+        let open = pool.magazine() > 0;
         let lp = Box::new(LocalPool {
             pool,
             counters: Counters::default(),
-            hot: core::array::from_fn(|slot| HotSlot::new(cap > 0 && slot < CLASSES)),
+            hot: core::array::from_fn(|slot| HotSlot::new(open && slot < CLASSES)),
             state: UnsafeCell::new(LocalState {
                 seen: [(ClassKey::EMPTY, 0); SEEN],
                 redirects: [(ClassKey::EMPTY, None); SEEN],
                 tick_interval: decay::TICK,
                 since_tick: 0,
+                high: i64::MIN,
                 mags: core::array::from_fn(|_| Magazines::new(cap)),
             }),
         });
         let lp = NonNull::from(Box::leak(lp));
-        lock(&pool.shared().registry).threads.push(ThreadRef(lp));
+        let mut reg = lock(&shared.registry);
+        reg.threads.push(ThreadRef { lp, floor: Totals::default() });
+        shared.threads.store(reg.threads.len(), Relaxed);
         lp
     }
 
@@ -1414,12 +1690,18 @@ impl LocalPool {
     /// Empties the hot slot of `class` (owning thread only), into a list.
     fn drain_hot(&self, class: usize) -> List {
         let mut list = List::new();
-        if let Some(frame) = self.hot[class].take() {
-            // The frame leaves without a reuse: count its free as an ordinary
-            // one, so that the frees into hot slots minus their frames stay
-            // the reuses.
-            bump(&self.counters.frees, 1);
+        if !self.hot[class].holds_frame() {
+            return list;
+        }
+        // The frame leaves without a reuse: count its free as an ordinary
+        // one, so that the frees into hot slots minus their frames stay the
+        // reuses. Three words change: one step for readers.
+        let frame = self.counters.write(|| {
             self.counters.unhot_one();
+            bump(&self.counters.frees, 1);
+            self.hot[class].take()
+        });
+        if let Some(frame) = frame {
             // SAFETY: a free frame of `class` that the slot owned.
             unsafe { list.push(frame) };
         }
@@ -1428,8 +1710,7 @@ impl LocalPool {
 
     /// This thread's counters, as they stand.
     fn snapshot(&self) -> Totals {
-        let held = self.hot.iter().filter(|h| h.holds_frame()).count();
-        self.counters.snapshot(held as u64)
+        self.counters.snapshot(|| self.hot.iter().filter(|h| h.holds_frame()).count() as u64)
     }
 
     /// Sends a full magazine to the depot, or to the allocator past
@@ -1468,10 +1749,12 @@ impl LocalPool {
                     }
                 }
             }
-            let mut reg = lock(&shared_lp.pool.shared().registry);
+            let shared = shared_lp.pool.shared();
+            let mut reg = lock(&shared.registry);
             let snapshot = shared_lp.snapshot();
             reg.retired.add(&snapshot);
-            reg.threads.retain(|t| t.0 != lp);
+            reg.threads.retain(|t| t.lp != lp);
+            shared.threads.store(reg.threads.len(), Relaxed);
         }
         // SAFETY: unregistered, so this is the only pointer left to a box
         // leaked by `boxed`.
@@ -1479,8 +1762,13 @@ impl LocalPool {
     }
 }
 
-/// A registered thread's cache, for its counters.
-struct ThreadRef(NonNull<LocalPool>);
+/// A registered thread's cache, for its counters, with the figures the
+/// last snapshot of it showed (a snapshot of a running thread can read a
+/// moment behind: the registry never reports less than it did).
+struct ThreadRef {
+    lp: NonNull<LocalPool>,
+    floor: Totals,
+}
 
 // SAFETY: other threads only read the counters and hot slots, which are
 // atomics, never the `UnsafeCell` state; and the pointer stays valid while it
@@ -1489,11 +1777,14 @@ struct ThreadRef(NonNull<LocalPool>);
 unsafe impl Send for ThreadRef {}
 
 impl ThreadRef {
-    fn snapshot(&self) -> Totals {
+    /// The thread's figures, never below the last snapshot's, and as read.
+    fn snapshot(&mut self) -> (Totals, Totals) {
         // SAFETY: valid while registered (see the `Send` impl); only called
         // with the registry lock held. A shared reference: the owner only
         // ever borrows the `UnsafeCell` state mutably, never the whole.
-        unsafe { self.0.as_ref() }.snapshot()
+        let read = unsafe { self.lp.as_ref() }.snapshot();
+        self.floor = read.at_least(&self.floor);
+        (self.floor, read)
     }
 }
 
@@ -1671,6 +1962,51 @@ use crate::stats::Report;
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    thread_local! {
+        /// A place in the pool's code (see [`inject`]) where the next pass
+        /// on this thread panics.
+        static PANIC_AT: Cell<Option<&'static str>> = const { Cell::new(None) };
+    }
+
+    /// Panics here if a test asked for it (once).
+    pub(super) fn inject(site: &'static str) {
+        if PANIC_AT.with(|at| at.get() == Some(site)) {
+            PANIC_AT.with(|at| at.set(None));
+            panic!("injected panic at {site}");
+        }
+    }
+
+    fn call_with_panic_at<R>(site: &'static str, f: impl FnOnce() -> R) -> std::thread::Result<R> {
+        PANIC_AT.with(|at| at.set(Some(site)));
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        PANIC_AT.with(|at| at.set(None));
+        out
+    }
+
+    #[test]
+    fn a_panic_in_a_decay_look_while_a_frame_is_taken_gives_it_back() {
+        static POOL: FramePool = FramePool::new("pool::tests::look_panic");
+        // Fill the magazines, then take from them until a tick falls due
+        // inside a take from the magazines.
+        let warm: Vec<_> = (0..2 * MAGAZINE + 1).map(|i| POOL.alloc(async move { i })).collect();
+        drop(warm);
+        let mut held = Vec::new();
+        let mut panicked = 0;
+        for i in 0..2 * MAGAZINE {
+            match call_with_panic_at("look", || POOL.alloc(async move { i })) {
+                Ok(h) => held.push(h),
+                Err(_) => panicked += 1,
+            }
+        }
+        assert_eq!(panicked, 1, "a look ran inside a take");
+        drop(held);
+        let s = POOL.stats();
+        assert_eq!(s.live, 0, "the frame taken before the panic came back: {s:?}");
+        assert_eq!(s.allocations, (2 * MAGAZINE + 1) as u64 + 2 * MAGAZINE as u64 - 1 + 1, "{s:?}");
+        POOL.trim();
+        assert_eq!(POOL.stats().reserved_bytes, 0);
+    }
 
     fn seen_keys(pool: &'static FramePool) -> Vec<u64> {
         let lp = local_pool(pool.index.load(StdOrdering::Acquire)).expect("this thread's cache");

@@ -58,7 +58,9 @@ impl<F: Future> Pooled<F> {
         self.frame.is_none()
     }
 
-    /// The pool the frame came from.
+    /// The pool that serves this call: the function's. (For a layout past
+    /// that pool's classes, the frame's memory is a shared size-class
+    /// pool's; the call is still counted by this one.)
     pub fn pool(&self) -> &'static FramePool {
         self.pool
     }
@@ -167,8 +169,8 @@ impl<F: Future> Pooled<F> {
 
 /// What a type-erased handle needs to know of its future.
 struct Vtable {
-    /// Polls the `F` in the frame `slot` holds; on `Ready`, writes the
-    /// output to `out`, takes the frame out of `slot` and gives it back, and
+    /// Polls the `F` in the frame `slot` holds; on `Ready`, takes the frame
+    /// out of `slot` and gives it back, then writes the output to `out`, and
     /// returns `true`: one indirect call per poll, completion included.
     poll: unsafe fn(&mut Option<NonNull<u8>>, &mut Context<'_>, *mut ()) -> bool,
     /// [`destroy`] for the `F` in the frame.
@@ -221,14 +223,17 @@ unsafe fn poll_erased<F: Future>(
     let fut = unsafe { Pin::new_unchecked(frame.cast::<F>().as_mut()) };
     match fut.poll(cx) {
         Poll::Ready(v) => {
-            // SAFETY: the caller gives us room for an `F::Output`.
-            unsafe { out.cast::<F::Output>().write(v) };
             // Out of the handle first: if the drop below panics, the frame is
             // back already and the handle must not give it back again.
             *slot = None;
             // SAFETY: as the caller promised; the future completed and no
-            // one reaches the frame again.
+            // one reaches the frame again. If the future's drop unwinds, `v`
+            // is still a local here and unwinding drops it.
             unsafe { destroy_erased::<F>(frame) };
+            // SAFETY: the caller gives us room for an `F::Output`; written
+            // only now, so that the caller never holds an output it can't
+            // see (it reads `out` only when this returns `true`).
+            unsafe { out.cast::<F::Output>().write(v) };
             true
         }
         Poll::Pending => false,

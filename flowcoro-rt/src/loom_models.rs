@@ -1,18 +1,49 @@
-//! loom models of the cross-thread parts: the magazine/depot exchange and a
-//! frame freed on another thread than the one that took it.
+//! loom models of the cross-thread parts: the magazine/depot exchange, a
+//! frame freed on another thread than the one that took it, a decay shrink
+//! against a concurrent pop, and the stats of a thread read while it works.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test -p flowcoro-rt --test loom --release`.
-#![cfg(loom)]
+//! Run with `RUSTFLAGS="--cfg loom" cargo test -p flowcoro-rt --lib --release`.
+//! Each model counts the executions loom explored and checks that there was
+//! more than one: a model whose parties never race proves nothing.
 
 use std::alloc::{Layout, alloc, dealloc};
 use std::collections::HashSet;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
 
-use flowcoro_rt::__loom::{Counters, Depot, List, Magazines, bump};
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
-use loom::sync::atomic::Ordering::Relaxed;
+use loom::sync::atomic::AtomicPtr;
+use loom::sync::atomic::Ordering::{Acquire, Relaxed};
 use loom::thread;
+
+use crate::depot::Depot;
+use crate::freelist::{List, Magazines};
+use crate::stats::Counters;
+use crate::sync::bump;
+
+/// Runs `model` under loom and returns how many executions it explored.
+/// Preemptions are bounded (three, or `LOOM_MAX_PREEMPTIONS`), as loom
+/// advises: a stats snapshot reads a dozen atomics.
+fn explore(model: impl Fn() + Sync + Send + 'static) -> usize {
+    let runs = std::sync::Arc::new(StdAtomicUsize::new(0));
+    let counted = runs.clone();
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(3);
+    }
+    builder.check(move || {
+        counted.fetch_add(1, StdOrdering::Relaxed);
+        model();
+    });
+    runs.load(StdOrdering::Relaxed)
+}
+
+/// [`explore`], and at least `least` executions.
+fn explore_at_least(least: usize, model: impl Fn() + Sync + Send + 'static) {
+    let runs = explore(model);
+    assert!(runs >= least, "the model explored {runs} executions, expected at least {least}");
+}
 
 /// A test frame: a payload that loom watches for unsynchronised access.
 struct Slot {
@@ -56,7 +87,7 @@ fn drain_all(mags: &mut Magazines, depot: &Depot, out: &mut Vec<NonNull<u8>>) {
 
 #[test]
 fn magazines_and_depot_never_lose_or_duplicate_a_frame() {
-    loom::model(|| {
+    explore_at_least(2, || {
         let depot = Arc::new(Depot::new());
         let frames: Vec<NonNull<u8>> = (0..4).map(|_| new_slot()).collect();
 
@@ -104,7 +135,7 @@ fn magazines_and_depot_never_lose_or_duplicate_a_frame() {
 
 #[test]
 fn a_frame_freed_on_another_thread_is_reused_without_a_race() {
-    loom::model(|| {
+    explore_at_least(2, || {
         let depot = Arc::new(Depot::new());
         // Thread A owns a cache holding one frame, writes its "future" and
         // hands it to thread B (as a work-stealing executor moves a task).
@@ -168,7 +199,7 @@ fn a_frame_freed_on_another_thread_is_reused_without_a_race() {
 
 #[test]
 fn depot_respects_its_limit_under_contention() {
-    loom::model(|| {
+    explore_at_least(2, || {
         let depot = Arc::new(Depot::new());
         let layout = Layout::new::<u64>();
         let make = move || {
@@ -197,24 +228,138 @@ fn depot_respects_its_limit_under_contention() {
     });
 }
 
+/// A hot slot for the models: a frame pointer or null.
+fn held(slot: &AtomicPtr<u8>) -> u64 {
+    u64::from(!slot.load(Acquire).is_null())
+}
+
 #[test]
-fn counters_written_by_their_thread_sum_exactly_after_join() {
-    loom::model(|| {
+fn counters_read_while_their_thread_works_never_run_ahead_and_sum_exactly() {
+    explore_at_least(3, || {
         let c = Arc::new(Counters::default());
-        let c2 = c.clone();
-        let t = thread::spawn(move || {
+        let slot = Arc::new(AtomicPtr::new(core::ptr::null_mut()));
+        let frame = new_slot();
+        let (c2, slot2) = (c.clone(), slot.clone());
+        let owner = thread::spawn(move || {
             bump(&c2.fresh, 1); // a frame from new memory
-            assert!(!c2.hot_free()); // freed into the hot slot
-            // taken back from the slot: counted by the free above
+            // Freed into the hot slot: the slot first, then the count.
+            slot2.store(frame.as_ptr(), Relaxed);
+            assert!(!c2.hot_free());
+            // Taken back from the slot: counted by the free above.
+            slot2.store(core::ptr::null_mut(), Relaxed);
             bump(&c2.frees, 1); // freed into a magazine
         });
-        // A reader racing the owner sees some prefix, never garbage (the hot
-        // slots are empty here at every step the reader can see).
-        let seen = c.snapshot(0);
-        assert!(seen.allocations <= 2 && seen.frees <= 2);
-        t.join().unwrap();
-        let t = c.snapshot(0);
+        // The reader races the owner from a thread of its own.
+        let (c3, slot3) = (c.clone(), slot.clone());
+        let reader = thread::spawn(move || {
+            let seen = c3.snapshot(|| held(&slot3));
+            // Never more than the owner did, never wrapped: at most two
+            // allocations, one of them a reuse, and two frees.
+            assert!(seen.allocations <= 2 && seen.reused <= 1 && seen.frees <= 2, "{seen:?}");
+            assert!(seen.live() <= 1, "never more than one frame in use: {seen:?}");
+        });
+        owner.join().unwrap();
+        reader.join().unwrap();
+        let t = c.snapshot(|| held(&slot));
         assert_eq!((t.allocations, t.reused, t.frees, t.live()), (2, 1, 2, 0));
         assert_eq!((c.hot_frees(), c.frees.load(Relaxed)), (1, 1));
+        // SAFETY: the test frame, used by no one now.
+        unsafe { free_slot(frame) };
+    });
+}
+
+#[test]
+fn a_stats_reader_racing_a_new_hot_lap_sees_no_wrapped_count() {
+    // The owner ends a short lap and starts a longer one: a new lap longer
+    // than all the hot frees so far is what made a torn read wrap.
+    explore_at_least(3, || {
+        let c = Arc::new(Counters::default());
+        let c2 = c.clone();
+        let owner = thread::spawn(move || {
+            c2.shorten_hot_lap(1);
+            assert!(c2.hot_free(), "a lap of one ends at once");
+            c2.hot_lap(8);
+            assert!(!c2.hot_free());
+        });
+        let c3 = c.clone();
+        let reader = thread::spawn(move || {
+            for _ in 0..2 {
+                let t = c3.snapshot(|| 0);
+                assert!(t.frees <= 2 && t.reused <= 2, "ran ahead or wrapped: {t:?}");
+            }
+        });
+        owner.join().unwrap();
+        reader.join().unwrap();
+        assert_eq!(c.snapshot(|| 0).frees, 2);
+    });
+}
+
+#[test]
+fn a_frame_drained_from_a_hot_slot_is_never_read_as_a_reuse() {
+    // `trim` and thread exit take a frame out of a hot slot without a reuse:
+    // the count of hot frees goes down with the slot, as one step.
+    explore_at_least(3, || {
+        let c = Arc::new(Counters::default());
+        let slot = Arc::new(AtomicPtr::new(core::ptr::null_mut()));
+        let frame = new_slot();
+        // A frame freed into the slot before the race.
+        bump(&c.fresh, 1);
+        slot.store(frame.as_ptr(), Relaxed);
+        assert!(!c.hot_free());
+        let (c2, slot2) = (c.clone(), slot.clone());
+        let owner = thread::spawn(move || {
+            c2.write(|| {
+                c2.unhot_one();
+                bump(&c2.frees, 1);
+                slot2.store(core::ptr::null_mut(), Relaxed);
+            });
+        });
+        let (c3, slot3) = (c.clone(), slot.clone());
+        let reader = thread::spawn(move || {
+            let t = c3.snapshot(|| held(&slot3));
+            assert_eq!((t.allocations, t.reused, t.frees), (1, 0, 1), "{t:?}");
+        });
+        owner.join().unwrap();
+        reader.join().unwrap();
+        // SAFETY: the test frame, used by no one now.
+        unsafe { free_slot(frame) };
+    });
+}
+
+#[test]
+fn a_decay_shrink_racing_a_pop_frees_only_the_excess() {
+    explore_at_least(3, || {
+        let depot = Arc::new(Depot::new());
+        let layout = Layout::new::<u64>();
+        for _ in 0..2 {
+            let mut l = List::new();
+            for _ in 0..2 {
+                // SAFETY: a fresh allocation of a `u64`'s layout.
+                unsafe { l.push(NonNull::new(alloc(layout)).unwrap()) };
+            }
+            depot.push(l, usize::MAX).unwrap();
+        }
+        let free = move |mut l: List| {
+            let mut n = 0;
+            while let Some(p) = l.pop() {
+                // SAFETY: allocated above with this layout, listed once.
+                unsafe { dealloc(p.as_ptr(), layout) };
+                n += 1;
+            }
+            n
+        };
+        // A decay step keeps 3 of the 4 frames while a refill takes a batch.
+        let d = depot.clone();
+        let shrink = thread::spawn(move || {
+            let mut freed = 0;
+            d.shrink(3, |doomed| freed += free(doomed));
+            freed
+        });
+        let popped = depot.pop().map_or(0, free);
+        let freed = shrink.join().unwrap();
+        let left = core::iter::from_fn(|| depot.pop()).map(free).sum::<usize>();
+        assert_eq!(freed + popped + left, 4, "every frame freed once");
+        assert!(freed <= 1, "only what was beyond the limit: {freed}");
+        assert!(left <= 3);
     });
 }
