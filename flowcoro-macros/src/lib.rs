@@ -137,8 +137,8 @@ use proc_macro::TokenStream;
 /// }
 /// ```
 ///
-/// `flowcoro::PooledDyn<'a, T>` is a type-erased `Future<Output = T> + Send
-/// + 'a`, so the trait is `dyn`-compatible (with `&self`, `&mut self`,
+/// `flowcoro::PooledDyn<'a, T>` is a type-erased
+/// `Future<Output = T> + Send + 'a`, so the trait is `dyn`-compatible (with `&self`, `&mut self`,
 /// `self: Box<Self>`, `self: Arc<Self>`, `self: Pin<&mut Self>`...
 /// receivers) and `Box<dyn Store>` or `&dyn Store` calls take a frame of the
 /// impl method's pool, not a `Box`. Each elided lifetime of the arguments
