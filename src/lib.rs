@@ -139,40 +139,4 @@ pub mod __private {
     pub fn into_local_dyn<'a, F: Future + 'a>(handle: Pooled<F>) -> LocalPooledDyn<'a, F::Output> {
         handle.into_local_dyn()
     }
-
-    /// Implemented by every `Sync` type; its error says what a `#[pooled]`
-    /// trait needs for a default body that borrows `self`.
-    #[diagnostic::on_unimplemented(
-        message = "the default body of this `#[pooled]` method borrows `self`, \
-                   so its future is `Send` only if `{Self}: Sync`",
-        label = "`{Self}` may not be `Sync`",
-        note = "add `Sync` to the trait's supertraits (`trait Name: Sync`), \
-                or put `#[pooled(?Send)]` on the trait and its impl blocks"
-    )]
-    pub trait SyncReceiver {}
-
-    #[diagnostic::do_not_recommend]
-    impl<T: ?Sized + Sync> SyncReceiver for T {}
-
-    /// Implemented by every `Send` type; its error says what a `#[pooled]`
-    /// trait needs for a default body that holds `self` by value or `&mut`.
-    #[diagnostic::on_unimplemented(
-        message = "the default body of this `#[pooled]` method holds `self`, \
-                   so its future is `Send` only if `{Self}: Send`",
-        label = "`{Self}` may not be `Send`",
-        note = "add `Send` to the trait's supertraits (`trait Name: Send`), \
-                or put `#[pooled(?Send)]` on the trait and its impl blocks"
-    )]
-    pub trait SendReceiver {}
-
-    #[diagnostic::do_not_recommend]
-    impl<T: ?Sized + Send> SendReceiver for T {}
-
-    /// Checks (at compile time) that `T` is `Sync`, with [`SyncReceiver`]'s error.
-    #[inline(always)]
-    pub fn sync_receiver<T: ?Sized + SyncReceiver>() {}
-
-    /// Checks (at compile time) that `T` is `Send`, with [`SendReceiver`]'s error.
-    #[inline(always)]
-    pub fn send_receiver<T: ?Sized + SendReceiver>() {}
 }

@@ -119,16 +119,16 @@ fn mixed_impls_concurrently_on_a_multi_thread_runtime() {
     drop(rt);
 
     for suffix in [
-        "::<Square as Shape>::area",
-        "::<Rect as Shape>::area",
-        "::<Scaled as Shape>::area",
-        "::<Heavy as Shape>::area",
-        "::<Rect as Shape>::describe",
+        "Square as dyn_trait::Shape>::area",
+        "Rect as dyn_trait::Shape>::area",
+        "Scaled as dyn_trait::Shape>::area",
+        "Heavy as dyn_trait::Shape>::area",
+        "Rect as dyn_trait::Shape>::describe",
         "::Shape::describe",
     ] {
         assert_reused_and_empty(suffix);
     }
-    let heavy = pool("::<Heavy as Shape>::area");
+    let heavy = pool("Heavy as dyn_trait::Shape>::area");
     assert!(heavy.frame_size > 1024, "{heavy:?}");
 }
 
@@ -197,9 +197,9 @@ fn recursion_through_dyn_and_shared_references() {
     });
     drop(rt);
     assert_eq!(counted.load(Ordering::Relaxed), 8);
-    assert_reused_and_empty("::<Leaf as Node>::sum");
-    assert_reused_and_empty("::<Branch as Node>::sum");
-    assert!(pool("::<Branch as Node>::sum").peak_live >= 6);
+    assert_reused_and_empty("Leaf as dyn_trait::Node>::sum");
+    assert_reused_and_empty("Branch as dyn_trait::Node>::sum");
+    assert!(pool("Branch as dyn_trait::Node>::sum").peak_live >= 6);
 }
 
 /// The `?Send` form: bodies hold an `Rc` across `.await`; run on a
@@ -252,6 +252,6 @@ fn local_traits_on_a_local_set() {
     assert_eq!(cell.get(), 16 * 10 * 2);
     drop(local);
     drop(rt);
-    assert_reused_and_empty("::<Local as Counter>::bump");
+    assert_reused_and_empty("Local as dyn_trait::Counter>::bump");
     assert_reused_and_empty("::Counter::bump_twice");
 }

@@ -3,9 +3,15 @@
 //! Each option is checked on its own, so one bad option does not hide the
 //! others: the result is the [`Config`] built from the valid ones plus one
 //! error per invalid one, and the function is still emitted with it.
+//!
+//! Two more keys are the attribute's own, never written by users: when
+//! `#[pooled]` leaves other attribute macros to expand first (see
+//! `defer.rs`), it re-attaches itself below them with the options it had,
+//! plus `__after` and, for a method of a `#[pooled]` trait or impl block,
+//! `__within(..)`: what the method needs to know of its block.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
-use quote::ToTokens;
+use quote::{ToTokens, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::{Ident, LitInt, LitStr, Path, Token};
@@ -14,7 +20,7 @@ use syn::{Ident, LitInt, LitStr, Path, Token};
 const KEYS: &str = "`?Send`, `crate`, `name`, `max_idle`, `prewarm`";
 
 /// What the options ask for; `None` keeps the default.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Config {
     /// `crate = "path"`: where the facade lives (default `::flowcoro`).
     pub(crate) krate: Option<Path>,
@@ -26,6 +32,26 @@ pub(crate) struct Config {
     pub(crate) prewarm: Option<LitInt>,
     /// `?Send`: a trait's futures need not be `Send` (where the `?` is).
     pub(crate) local: Option<Span>,
+    /// `__after`: this is the attribute re-attached below other attribute
+    /// macros, which have expanded since.
+    pub(crate) after: bool,
+    /// `__within(..)`: a method of a `#[pooled]` trait or impl block,
+    /// rewritten on its own after other attribute macros on it.
+    pub(crate) within: Option<Within>,
+}
+
+/// What a method of a `#[pooled]` trait or impl block needs to know of the
+/// block, to be rewritten alone: `__within(trait | impl; 'a, ..; T, ..; sync send)`.
+#[derive(Clone)]
+pub(crate) struct Within {
+    /// A default body of a trait, or a method of a trait impl.
+    pub(crate) in_trait: bool,
+    /// The block's lifetime parameters, and its type parameters.
+    pub(crate) lifetimes: Vec<syn::Lifetime>,
+    pub(crate) types: Vec<Ident>,
+    /// Whether the trait has `Sync` / `Send` among its supertraits.
+    pub(crate) sync: bool,
+    pub(crate) send: bool,
 }
 
 impl Config {
@@ -37,8 +63,51 @@ impl Config {
             max_idle: inner.max_idle.or_else(|| self.max_idle.clone()),
             prewarm: inner.prewarm.or_else(|| self.prewarm.clone()),
             local: inner.local.or(self.local),
+            after: inner.after || self.after,
+            within: inner.within.or_else(|| self.within.clone()),
         }
     }
+
+    /// These options as the attribute's arguments again, for the copy of
+    /// the attribute that runs after the others.
+    pub(crate) fn to_args(&self) -> TokenStream {
+        let mixed = Span::mixed_site();
+        let mut args = TokenStream::new();
+        if self.local.is_some() {
+            args.extend(quote_spanned!(mixed=> ?Send,));
+        }
+        if let Some(path) = &self.krate {
+            let lit =
+                LitStr::new(&path.to_token_stream().to_string().replace(' ', ""), path_span(path));
+            args.extend(quote_spanned!(mixed=> crate = #lit,));
+        }
+        if let Some(name) = &self.name {
+            args.extend(quote_spanned!(mixed=> name = #name,));
+        }
+        if let Some(n) = &self.max_idle {
+            args.extend(quote_spanned!(mixed=> max_idle = #n,));
+        }
+        if let Some(n) = &self.prewarm {
+            args.extend(quote_spanned!(mixed=> prewarm = #n,));
+        }
+        args.extend(quote_spanned!(mixed=> __after,));
+        if let Some(within) = &self.within {
+            let kind = if within.in_trait { quote!(trait) } else { quote!(impl) };
+            let lifetimes = &within.lifetimes;
+            let types = &within.types;
+            let sync = within.sync.then(|| quote!(sync));
+            let send = within.send.then(|| quote!(send));
+            args.extend(quote_spanned! {mixed=>
+                __within(#kind; #(#lifetimes),*; #(#types),*; #sync #send),
+            });
+        }
+        args
+    }
+}
+
+/// The span a `crate = ".."` path was written with.
+fn path_span(path: &Path) -> Span {
+    path.segments.last().map_or_else(Span::call_site, |segment| segment.ident.span())
 }
 
 /// The parsed arguments: the valid options and the errors of the others.
@@ -68,13 +137,21 @@ impl Parse for Options {
             let key = input.call(Ident::parse_any).map_err(|err| {
                 syn::Error::new(err.span(), format!("expected a `#[pooled]` option: one of {KEYS}"))
             })?;
-            let value = if input.peek(Token![=]) {
-                let eq: Token![=] = input.parse()?;
-                Some((eq, value_tokens(input)?))
+            if key == "__after" {
+                options.config.after = true;
+            } else if key == "__within" {
+                let content;
+                syn::parenthesized!(content in input);
+                options.config.within = Some(content.call(parse_within)?);
             } else {
-                None
-            };
-            options.apply(key, value);
+                let value = if input.peek(Token![=]) {
+                    let eq: Token![=] = input.parse()?;
+                    Some((eq, value_tokens(input)?))
+                } else {
+                    None
+                };
+                options.apply(key, value);
+            }
             if input.is_empty() {
                 break;
             }
@@ -82,6 +159,41 @@ impl Parse for Options {
         }
         Ok(options)
     }
+}
+
+/// The inside of `__within(trait | impl; 'a, ..; T, ..; sync send)`.
+fn parse_within(input: ParseStream<'_>) -> syn::Result<Within> {
+    let in_trait = if input.peek(Token![trait]) {
+        input.parse::<Token![trait]>()?;
+        true
+    } else {
+        input.parse::<Token![impl]>()?;
+        false
+    };
+    input.parse::<Token![;]>()?;
+    let mut lifetimes = Vec::new();
+    while input.peek(syn::Lifetime) {
+        lifetimes.push(input.parse()?);
+        if !input.peek(Token![;]) {
+            input.parse::<Token![,]>()?;
+        }
+    }
+    input.parse::<Token![;]>()?;
+    let mut types = Vec::new();
+    while input.peek(Ident) {
+        types.push(input.call(Ident::parse_any)?);
+        if !input.peek(Token![;]) {
+            input.parse::<Token![,]>()?;
+        }
+    }
+    input.parse::<Token![;]>()?;
+    let (mut sync, mut send) = (false, false);
+    while !input.is_empty() {
+        let flag: Ident = input.parse()?;
+        sync |= flag == "sync";
+        send |= flag == "send";
+    }
+    Ok(Within { in_trait, lifetimes, types, sync, send })
 }
 
 impl Options {

@@ -7,10 +7,17 @@
 #![forbid(unsafe_code)]
 
 mod args;
-mod dyn_trait;
-mod expand;
+mod async_fn;
+mod defer;
+mod dispatch;
+mod dyn_sig;
+mod frame;
+mod impl_block;
 mod lifetimes;
+mod method;
 mod params;
+mod support;
+mod trait_decl;
 mod validate;
 
 use proc_macro::TokenStream;
@@ -185,5 +192,7 @@ use proc_macro::TokenStream;
 /// options where it can be).
 #[proc_macro_attribute]
 pub fn pooled(args: TokenStream, input: TokenStream) -> TokenStream {
-    expand::pooled(args.into(), input.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+    dispatch::pooled(args.into(), input.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }

@@ -12,7 +12,7 @@ use syn::visit::{self, Visit};
 use syn::visit_mut::{self, VisitMut};
 use syn::{
     FnArg, GenericArgument, Lifetime, ParenthesizedGenericArguments, Receiver, Signature,
-    TraitBound, Type, TypeBareFn, TypeImplTrait, TypeReference,
+    TraitBound, Type, TypeBareFn, TypeReference,
 };
 
 /// What [`name_elided`] found in a signature's arguments.
@@ -138,15 +138,75 @@ impl VisitMut for Namer {
         }
     }
 
-    // Refused by validation; left as written.
-    fn visit_type_impl_trait_mut(&mut self, _: &mut TypeImplTrait) {}
-
     // A const argument's expression has no lifetimes to name.
     fn visit_generic_argument_mut(&mut self, arg: &mut GenericArgument) {
         if !matches!(arg, GenericArgument::Const(_)) {
             visit_mut::visit_generic_argument_mut(self, arg);
         }
     }
+}
+
+/// The lifetime an elided lifetime of the output stands for, by the elision
+/// rules: the receiver's if it is a reference, else the one lifetime of the
+/// arguments, if there is exactly one.
+pub(crate) fn elision_source<'a>(
+    mut inputs: impl Iterator<Item = &'a FnArg>,
+    found: &Lifetimes,
+) -> Option<Lifetime> {
+    if let Some(FnArg::Receiver(receiver)) = inputs.next() {
+        if let Some((_, Some(lifetime))) = &receiver.reference {
+            return Some(lifetime.clone());
+        }
+        if receiver.colon_token.is_some() {
+            if let Type::Reference(TypeReference { lifetime: Some(lifetime), elem, .. }) =
+                &*receiver.ty
+            {
+                if matches!(&**elem, Type::Path(p) if p.path.is_ident("Self")) {
+                    return Some(lifetime.clone());
+                }
+            }
+        }
+    }
+    match found.used.as_slice() {
+        [only] => Some(only.clone()),
+        _ => None,
+    }
+}
+
+/// Writes `lifetime` where `ty` elides one (`&T`, `'_`), outside the types
+/// that bind their own (`fn(&T)`, `Fn(&T)`, `for<'a>`).
+pub(crate) fn fill_elided(ty: &mut Type, lifetime: &Lifetime) {
+    struct Fill<'a>(&'a Lifetime);
+    impl VisitMut for Fill<'_> {
+        fn visit_type_reference_mut(&mut self, ty: &mut TypeReference) {
+            if ty.lifetime.is_none() {
+                ty.lifetime = Some(Lifetime::new(&self.0.to_string(), ty.and_token.span));
+            }
+            visit_mut::visit_type_reference_mut(self, ty);
+        }
+        fn visit_lifetime_mut(&mut self, lifetime: &mut Lifetime) {
+            if lifetime.ident == "_" {
+                *lifetime = Lifetime::new(&self.0.to_string(), lifetime.apostrophe);
+            }
+        }
+        fn visit_type_bare_fn_mut(&mut self, _: &mut TypeBareFn) {}
+        fn visit_parenthesized_generic_arguments_mut(
+            &mut self,
+            _: &mut ParenthesizedGenericArguments,
+        ) {
+        }
+        fn visit_trait_bound_mut(&mut self, bound: &mut TraitBound) {
+            if bound.lifetimes.is_none() {
+                visit_mut::visit_trait_bound_mut(self, bound);
+            }
+        }
+        fn visit_generic_argument_mut(&mut self, arg: &mut GenericArgument) {
+            if !matches!(arg, GenericArgument::Const(_)) {
+                visit_mut::visit_generic_argument_mut(self, arg);
+            }
+        }
+    }
+    Fill(lifetime).visit_type_mut(ty);
 }
 
 /// Whether `ident` names a type somewhere in `ty` (as a path's first segment).

@@ -10,7 +10,7 @@
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 use syn::punctuated::Punctuated;
-use syn::{Attribute, FnArg, Pat, PatIdent, Token};
+use syn::{Attribute, FnArg, Pat, PatIdent, Token, Type};
 
 /// Rewrites the parameters in place for the outer `fn` and returns the
 /// statements that open the `async move` block.
@@ -24,6 +24,18 @@ use syn::{Attribute, FnArg, Pat, PatIdent, Token};
 //         let __arg4 = __arg4; let e = &__arg4;
 pub(crate) fn move_into_frame(inputs: &mut Punctuated<FnArg, Token![,]>) -> TokenStream {
     let mixed = Span::mixed_site();
+    // The rebinding `let a = a;` is the `async fn`'s own lowering: lints
+    // that read it as user code (shadowing a binding with itself, using an
+    // `_a` binding) would fire where the `async fn` draws none. The
+    // attribute covers that one statement, not the body.
+    let quiet = quote_spanned! {mixed=>
+        #[allow(
+            clippy::shadow_same,
+            clippy::redundant_locals,
+            clippy::used_underscore_binding,
+            clippy::no_effect_underscore_binding
+        )]
+    };
     let mut stmts = TokenStream::new();
     for (index, input) in inputs.iter_mut().enumerate() {
         let param = match input {
@@ -39,12 +51,27 @@ pub(crate) fn move_into_frame(inputs: &mut Punctuated<FnArg, Token![,]>) -> Toke
             }
             FnArg::Typed(param) => param,
         };
+        // A reference has no drop glue: when and whether it is moved into
+        // the frame can't be observed, so it is left to the block to capture
+        // if the body uses it (as async-trait does). An unused `_: &T` then
+        // takes no room in the frame and asks no `T: Sync` of a `Send`
+        // future.
+        let by_ref = matches!(&*param.ty, Type::Reference(_));
+        let uncaptured = by_ref
+            && matches!(
+                &*param.pat,
+                Pat::Ident(PatIdent { by_ref: None, subpat: None, mutability: None, .. })
+                    | Pat::Wild(_)
+            );
+        if uncaptured {
+            continue;
+        }
         let (cfgs, lints, others) = split_attrs(std::mem::take(&mut param.attrs));
         match &mut *param.pat {
             // A plain binding keeps its name in the signature (and docs).
             Pat::Ident(PatIdent { by_ref: None, subpat: None, mutability, ident, .. }) => {
                 let mutability = mutability.take();
-                stmts.extend(quote!(#(#cfgs)* #(#lints)* let #mutability #ident = #ident;));
+                stmts.extend(quote!(#(#cfgs)* #(#lints)* #quiet let #mutability #ident = #ident;));
             }
             // `ref x` / `ref mut x`: written as a borrow of the moved value,
             // since a `let ref x = ...;` draws a lint the `async fn` doesn't.
@@ -138,18 +165,23 @@ mod tests {
     #[test]
     fn parameters_move_in_order() {
         let mut inputs: Punctuated<FnArg, Token![,]> =
-            parse_quote!(self, mut a: A, (b, _c): (B, C), _: D, ref mut e: E);
+            parse_quote!(self, mut a: A, (b, _c): (B, C), _: D, ref mut e: E, r: &R, _: &S);
         let stmts = move_into_frame(&mut inputs).to_string();
         assert_eq!(
             inputs.to_token_stream().to_string(),
-            "self , a : A , __arg2 : (B , C) , __arg3 : D , __arg4 : E"
+            "self , a : A , __arg2 : (B , C) , __arg3 : D , __arg4 : E , r : & R , _ : & S"
         );
+        let quiet = "# [allow (clippy :: shadow_same , clippy :: redundant_locals , \
+                     clippy :: used_underscore_binding , clippy :: no_effect_underscore_binding)]";
         assert_eq!(
             stmts,
-            "let _ = & self ; let mut a = a ; \
-             let __arg2 = __arg2 ; let (b , _c) = __arg2 ; \
-             let __arg3 = __arg3 ; \
-             let mut __arg4 = __arg4 ; let e = & mut __arg4 ;"
+            format!(
+                "let _ = & self ; {quiet} let mut a = a ; \
+                 let __arg2 = __arg2 ; let (b , _c) = __arg2 ; \
+                 let __arg3 = __arg3 ; \
+                 let mut __arg4 = __arg4 ; let e = & mut __arg4 ;"
+            ),
+            "references are left to the block to capture"
         );
     }
 

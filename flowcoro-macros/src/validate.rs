@@ -4,7 +4,7 @@
 
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
-use syn::{FnArg, GenericParam, Item, ItemFn, ItemImpl, ItemTrait, Signature, TraitItemFn};
+use syn::{Item, ItemFn, ItemImpl, ItemTrait, TraitItemFn};
 
 /// The item under the attribute, sorted.
 pub(crate) enum Target {
@@ -21,7 +21,9 @@ pub(crate) enum Target {
 const REQUIRES_ASYNC_FN: &str = "`#[pooled]` requires an `async fn`";
 
 /// Sorts the annotated item. Fails only when it does not parse as an item.
-pub(crate) fn target(input: TokenStream) -> syn::Result<Target> {
+/// `after`: this is the copy of the attribute that waited for the item's
+/// other attribute macros (see `defer.rs`).
+pub(crate) fn target(input: TokenStream, after: bool) -> syn::Result<Target> {
     let item = match syn::parse2(input)? {
         Item::Fn(f) if f.sig.asyncness.is_some() => return Ok(Target::AsyncFn(Box::new(f))),
         Item::Trait(t) => return Ok(Target::Trait(Box::new(t))),
@@ -31,7 +33,17 @@ pub(crate) fn target(input: TokenStream) -> syn::Result<Target> {
     let (head, message): (TokenStream, String) = match &item {
         Item::Fn(f) => {
             let (fn_token, ident) = (&f.sig.fn_token, &f.sig.ident);
-            (quote!(#fn_token #ident), format!("{REQUIRES_ASYNC_FN}; make it `async fn {ident}`"))
+            let message = if after || runs_its_body(f) {
+                format!(
+                    "{REQUIRES_ASYNC_FN}, and another attribute on `{ident}` has already made it a \
+                     plain `fn` that runs its body to completion (as `#[tokio::main]` and \
+                     `#[tokio::test]` do); keep that attribute on `{ident}` and put \
+                     `#[pooled]` on the `async fn`s it calls"
+                )
+            } else {
+                format!("{REQUIRES_ASYNC_FN}; make it `async fn {ident}`")
+            };
+            (quote!(#fn_token #ident), message)
         }
         Item::Verbatim(tokens) => match syn::parse2::<TraitItemFn>(tokens.clone()) {
             Ok(f) if f.default.is_none() => {
@@ -73,42 +85,23 @@ fn head(item: &Item) -> TokenStream {
     }
 }
 
-/// Checks that an `async fn` of a `#[pooled]` trait or trait impl can be
-/// called through `dyn`: no type or const parameters, no `impl Trait`
-/// arguments (which are type parameters too).
-pub(crate) fn dyn_method(sig: &Signature) -> syn::Result<()> {
-    let ident = &sig.ident;
-    let mut errors: Option<syn::Error> = None;
-    let mut fail = |err: syn::Error| match &mut errors {
-        Some(first) => first.combine(err),
-        None => errors = Some(err),
-    };
-    for param in &sig.generics.params {
-        let kind = match param {
-            GenericParam::Lifetime(_) => continue,
-            GenericParam::Type(_) => "type",
-            GenericParam::Const(_) => "const",
-        };
-        let message = format!(
-            "`#[pooled]` can't make `{ident}` `dyn`-compatible: it has a {kind} parameter, \
-             which a `dyn` call can't choose; take a `&dyn Trait` or `Box<dyn Trait>` \
-             argument instead, or move `{ident}` to another trait"
-        );
-        fail(syn::Error::new_spanned(param, message));
-    }
-    let typed = sig.inputs.iter().filter_map(|input| match input {
-        FnArg::Typed(arg) => Some(arg),
-        FnArg::Receiver(_) => None,
-    });
-    for arg in typed {
-        if crate::params::has_impl_trait(arg.ty.to_token_stream()) {
-            let message = format!(
-                "`#[pooled]` can't make `{ident}` `dyn`-compatible: an `impl Trait` argument \
-                 is a type parameter, which a `dyn` call can't choose; take a `&dyn Trait` \
-                 or `Box<dyn Trait>` instead"
-            );
-            fail(syn::Error::new_spanned(&arg.ty, message));
+/// Whether a plain `fn` looks like the output of an attribute that turned an
+/// `async fn` into one (`#[tokio::main]`, `#[tokio::test]`): its body blocks
+/// on an `async` block.
+fn runs_its_body(f: &ItemFn) -> bool {
+    fn scan(tokens: TokenStream, seen: &mut (bool, bool)) {
+        for tt in tokens {
+            match tt {
+                proc_macro2::TokenTree::Ident(ident) => {
+                    seen.0 |= ident == "block_on";
+                    seen.1 |= ident == "async";
+                }
+                proc_macro2::TokenTree::Group(group) => scan(group.stream(), seen),
+                _ => {}
+            }
         }
     }
-    errors.map_or(Ok(()), Err)
+    let mut seen = (false, false);
+    scan(f.block.to_token_stream(), &mut seen);
+    seen.0 && seen.1
 }

@@ -145,7 +145,7 @@ pub(crate) const OVERFLOW: u8 = 62;
 /// cycle-counter filter that keeps real clock reads to about one per
 /// millisecond at most.
 pub struct FramePool {
-    name: &'static str,
+    name: Name,
     max_idle: usize,
     prewarm: usize,
     /// Position in the global registry plus one; `0` until first use.
@@ -158,6 +158,14 @@ pub struct FramePool {
     /// class, and the handle no word for it.
     first: AtomicU64Std,
     shared: OnceLock<Shared>,
+}
+
+/// Where a pool's name comes from.
+#[derive(Clone, Copy)]
+enum Name {
+    Given(&'static str),
+    /// The type name of a function nested in the pooled function.
+    Site(fn() -> &'static str),
 }
 
 /// The part of a pool all threads share, built on first use.
@@ -257,7 +265,7 @@ impl FramePool {
     /// [`report`](crate::report)). Nothing is allocated until first use.
     pub const fn new(name: &'static str) -> FramePool {
         FramePool {
-            name,
+            name: Name::Given(name),
             max_idle: SELF_TUNED,
             prewarm: 0,
             index: AtomicUsizeStd::new(0),
@@ -287,9 +295,31 @@ impl FramePool {
         self
     }
 
+    /// A pool named after the function `site` is nested in: what
+    /// `#[pooled]` uses by default, so that a method's pool is named after
+    /// its type (`app::server::Listener::run`, or
+    /// `<app::Map as app::Store>::get` in a trait impl) wherever the
+    /// attribute is, and two pools never share a default name. `site` is a
+    /// function item declared inside the pooled function; the name is its
+    /// path without its own last segment, as [`core::any::type_name`] gives
+    /// it. Not meant to be called by hand.
+    #[doc(hidden)]
+    pub const fn at_site<F>(site: &F) -> FramePool {
+        let _ = site;
+        let mut pool = FramePool::new("");
+        pool.name = Name::Site(core::any::type_name::<F>);
+        pool
+    }
+
     /// The pool's name.
     pub fn name(&self) -> &'static str {
-        self.name
+        match self.name {
+            Name::Given(name) => name,
+            Name::Site(path) => {
+                let path = path();
+                path.rsplit_once("::").map_or(path, |(parent, _site)| parent)
+            }
+        }
     }
 
     /// The cap on frames the depot keeps per class; `None` when the pool
@@ -927,9 +957,9 @@ impl FramePool {
     /// each thread's counters; see [`PoolStats`] for how exact that is.
     pub fn stats(&self) -> PoolStats {
         let Some(shared) = self.shared.get() else {
-            return PoolStats::empty(self.name);
+            return PoolStats::empty(self.name());
         };
-        shared.stats(self.name)
+        shared.stats(self.name())
     }
 
     /// Frees the cached frames this thread can reach — the pool's depot and
@@ -1160,7 +1190,7 @@ pub fn idle_budget() -> u64 {
 impl fmt::Debug for FramePool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FramePool")
-            .field("name", &self.name)
+            .field("name", &self.name())
             .field("max_idle", &self.max_idle())
             .field("prewarm", &self.prewarm)
             .finish_non_exhaustive()

@@ -30,7 +30,7 @@ impl<T: Copy + Into<u64>> Counter<T> {
 pub(crate) fn main() {
     let mut counter = Counter::new(2u8);
     let next = counter.next(&1);
-    assert!(next.pool().name().ends_with("::Counter<T>::next"), "{}", next.pool().name());
+    assert!(next.pool().name().ends_with("::Counter<_>::next"), "{}", next.pool().name());
     assert_eq!(futures::executor::block_on(next), 3);
     let twice = counter.twice();
     assert_eq!(twice.pool().name(), "inherent impl block: twice");

@@ -7,6 +7,12 @@
 #[path = "../../pass/arg-patterns.rs"]
 mod arg_patterns;
 
+#[path = "../../pass/async-trait-surface.rs"]
+mod async_trait_surface;
+
+#[path = "../../pass/attribute-composition.rs"]
+mod attribute_composition;
+
 #[path = "../../pass/deny-warnings.rs"]
 mod deny_warnings;
 
@@ -75,6 +81,16 @@ mod two_elided_lifetimes;
 
 #[path = "../../pass/unsafe-fn.rs"]
 mod unsafe_fn;
+
+#[test]
+fn async_trait_surface() {
+    async_trait_surface::main();
+}
+
+#[test]
+fn attribute_composition() {
+    attribute_composition::main();
+}
 
 #[test]
 fn arg_patterns() {

@@ -1,0 +1,77 @@
+//! Composition with other attribute macros: `#[pooled]` lets them expand
+//! first, then rewrites what they made.
+//!
+//! An attribute macro such as `#[tracing::instrument]` recognises an
+//! `async fn` and instruments its future. Had `#[pooled]` rewritten the fn
+//! first, the macro would see a plain `fn` that returns a handle, and
+//! instrument only the building of the frame. So when the item carries an
+//! attribute that may be a macro, `#[pooled]` emits the item unchanged,
+//! with itself re-attached last (with `__after`, and its options):
+//!
+//! ```text
+//! #[pooled] #[instrument] async fn f() {}
+//! // becomes
+//! #[instrument] #[::flowcoro::pooled(__after)] async fn f() {}
+//! ```
+//!
+//! and rustc expands `#[instrument]`, then `#[pooled]` on its output.
+
+use proc_macro2::Span;
+use syn::Attribute;
+
+use crate::args::Config;
+use crate::support::facade_path;
+
+/// Attributes rustc (or a tool) interprets itself: never macros.
+const INERT: &[&str] = &[
+    "allow",
+    "warn",
+    "deny",
+    "forbid",
+    "expect",
+    "cfg",
+    "cfg_attr",
+    "doc",
+    "inline",
+    "cold",
+    "must_use",
+    "deprecated",
+    "track_caller",
+    "no_mangle",
+    "export_name",
+    "link_section",
+    "target_feature",
+    "optimize",
+    "coverage",
+    "instruction_set",
+    "pooled",
+];
+
+/// Tool namespaces whose attributes are inert.
+const TOOLS: &[&str] = &["rustfmt", "clippy", "diagnostic", "rustdoc"];
+
+/// Whether `attr` may be an attribute macro that wants to see the `async fn`.
+fn may_be_a_macro(attr: &Attribute) -> bool {
+    let path = attr.path();
+    match path.segments.first() {
+        _ if path.segments.len() == 1 => !INERT.iter().any(|name| path.is_ident(name)),
+        Some(first) => {
+            let last_is_pooled = path.segments.last().is_some_and(|s| s.ident == "pooled");
+            !last_is_pooled && !TOOLS.iter().any(|tool| first.ident == tool)
+        }
+        None => false,
+    }
+}
+
+/// Whether the item should be left to the other attributes first.
+pub(crate) fn wanted(attrs: &[Attribute], config: &Config) -> bool {
+    !config.after && attrs.iter().any(may_be_a_macro)
+}
+
+/// Re-attaches `#[pooled]`, with these options, after the item's other
+/// outer attributes (the item is then emitted as written).
+pub(crate) fn reattach(attrs: &mut Vec<Attribute>, config: &Config) {
+    let krate = facade_path(config);
+    let args = config.to_args();
+    attrs.push(syn::parse_quote_spanned!(Span::mixed_site()=> #[#krate::pooled(#args)]));
+}

@@ -1,0 +1,63 @@
+//! The attribute as a whole: its options, the item it is on, and which
+//! transform rewrites it. Errors found on the way are emitted beside the
+//! item, which is still emitted (rewritten with the valid options, or as
+//! written if it can't be); the result is `Err` only if the item does not
+//! parse.
+
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use syn::ItemFn;
+
+use crate::args::{Config, Options};
+use crate::defer;
+use crate::dyn_sig::{Role, Scope};
+use crate::method::{self, Method};
+use crate::support::{Errors, not_here};
+use crate::validate::{self, Target};
+use crate::{async_fn, impl_block, trait_decl};
+
+pub(crate) fn pooled(args: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
+    let mut errors = Errors::default();
+    let config = match syn::parse2::<Options>(args) {
+        Ok(options) => {
+            errors.extend(options.error);
+            options.config
+        }
+        Err(err) => {
+            errors.push(err);
+            Config::default()
+        }
+    };
+    let mut output = match validate::target(input, config.after)? {
+        Target::AsyncFn(item) => async_fn_item(*item, config, &mut errors),
+        Target::Trait(item) => trait_decl::rewrite(*item, &config, &mut errors),
+        Target::Impl(item) => impl_block::rewrite(*item, &config, &mut errors),
+        Target::Rejected(item, err) => {
+            errors.push(err);
+            item
+        }
+    };
+    output.extend(errors.into_tokens());
+    Ok(output)
+}
+
+/// An `async fn`: free, a method, or a method of a `#[pooled]` trait or
+/// impl block that waited for its other attribute macros.
+fn async_fn_item(mut item: ItemFn, config: Config, errors: &mut Errors) -> TokenStream {
+    if let Some(within) = &config.within {
+        let scope = Scope::from_within(within);
+        let role = if within.in_trait { Role::Trait { default: true } } else { Role::Impl };
+        let ItemFn { attrs, vis, sig, block } = item;
+        let parts = Method { attrs, vis, defaultness: None, sig, block: *block };
+        return method::rewrite(parts, &scope, &config, role);
+    }
+    let mut config = config;
+    if let Some(span) = config.local.take() {
+        errors.push(not_here(span, "an `async fn`"));
+    }
+    if defer::wanted(&item.attrs, &config) {
+        defer::reattach(&mut item.attrs, &config);
+        return item.into_token_stream();
+    }
+    async_fn::rewrite(item, &config)
+}

@@ -1,0 +1,145 @@
+//! The frame builder: the body of an `async fn` as a future built in a
+//! frame of a pool of its own. Every rewrite of an `async fn` (free, method,
+//! `dyn` trait method) puts these pieces in the `fn` it emits.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::{Attribute, Block, ReturnType, Signature, Type};
+
+use crate::args::Config;
+use crate::params;
+use crate::support::{braced, private_path};
+
+/// A pooled body, in pieces.
+pub(crate) struct Frame {
+    /// The `async fn`'s output type `T`.
+    pub(crate) output: TokenStream,
+    /// The body's inner attributes, the pool, and the closure that builds
+    /// the future (`let __make = ...;`).
+    pub(crate) prelude: TokenStream,
+    /// The expression that builds the future in a frame: a `Pooled<F>`.
+    pub(crate) handle: TokenStream,
+    /// The span of the user's braces, for the new body's.
+    pub(crate) brace: Span,
+}
+
+/// Makes `sig` the signature of the outer `fn` (no `async`, parameters
+/// moved into the frame; the output is the caller's to set) and builds the
+/// future of `block` in a frame of a pool of its own.
+//
+// Input:
+//     async fn name(self, a: A, (b, c): (B, C), r: &R) -> T { body }
+// Output:
+//     fn name(self, a: A, __arg2: (B, C), r: &R)
+//     prelude:
+//         let __pool: &'static ::flowcoro::__private::FramePool = {
+//             fn __flowcoro_site() {}
+//             static POOL: ::flowcoro::__private::FramePool =
+//                 ::flowcoro::__private::FramePool::at_site(&__flowcoro_site);
+//             &POOL
+//         };
+//         #[allow(clippy::async_yields_async)]
+//         let __make = move || async move {
+//             if let Some(__ret) = None::<T> { return __ret; }
+//             let _ = &self;
+//             let a = a;
+//             let __arg2 = __arg2;
+//             let (b, c) = __arg2;
+//             match () { () => { body } }
+//         };
+//     handle:
+//         ::flowcoro::__private::FramePool::alloc_with(__pool, __make)
+//
+// The closure, the async block and the `match` carry the spans of the
+// user's `async` keyword and braces: to rustc and clippy they are the
+// user's code, so the lints that look at a body's last statement or at the
+// expressions around the user's (`needless_return`, `useless_conversion`)
+// see the body as in the `async fn`. The `match` arm is a temporary scope,
+// as the `async fn`'s `DropTemps` is: temporaries of the body's last
+// expression drop before the parameters, in every edition. clippy's match
+// lints see no `match` there (its source text is the user's block).
+pub(crate) fn frame(
+    sig: &mut Signature,
+    block: Block,
+    inner: Vec<Attribute>,
+    config: &Config,
+) -> Frame {
+    let mixed = Span::mixed_site();
+    let private = private_path(config);
+    // By default the pool is named after a function nested here, whose
+    // path the runtime reads: it has the impl's type (and trait) in it, so
+    // a method gets the same name wherever the attribute is, and no two
+    // pools share a default name.
+    let (site, pool) = match &config.name {
+        Some(name) => (None, quote_spanned!(mixed=> #private::FramePool::new(#name))),
+        None => (
+            Some(quote_spanned!(mixed=> fn __flowcoro_site() {})),
+            quote_spanned!(mixed=> #private::FramePool::at_site(&__flowcoro_site)),
+        ),
+    };
+    let max_idle = config.max_idle.as_ref().map(|n| quote_spanned!(mixed=> .with_max_idle(#n)));
+    let prewarm = config.prewarm.as_ref().map(|n| quote_spanned!(mixed=> .with_prewarm(#n)));
+
+    let (output, declared_span) = match &sig.output {
+        ReturnType::Default => (quote_spanned!(mixed=> ()), sig.paren_token.span.close()),
+        ReturnType::Type(_, ty) => (ty.to_token_stream(), syn::spanned::Spanned::span(ty)),
+    };
+    // The first `return` in the block fixes its output type, so an early
+    // `return` of the wrong type is reported on the user's expression, as in
+    // the `async fn`, `?` converts errors into the declared type, and the
+    // body's last expression is coerced to it. It never runs. An `impl
+    // Trait` can't be named, and `!` needs none: then the output is the
+    // body's own.
+    let never = matches!(&sig.output, ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)));
+    let typed_return = (!never && !params::has_impl_trait(output.clone())).then(|| {
+        // rustc notes where the output type was fixed, at this `__ret`: on
+        // the declared type. (The binding is scoped to this `if let`.)
+        let ret = syn::Ident::new("__ret", declared_span);
+        quote_spanned! {mixed=>
+            if let ::core::option::Option::Some(#ret) = ::core::option::Option::None::<#output> {
+                return #ret;
+            }
+        }
+    });
+
+    let user = sig.asyncness.map_or(sig.fn_token.span, |token| token.span);
+    sig.asyncness = None;
+    let moves = params::move_into_frame(&mut sig.inputs);
+
+    let brace = block.brace_token.span.join();
+    let open = block.brace_token.span.open();
+    let arms = braced(quote_spanned!(mixed=> () => #block), brace);
+    let mut body = TokenStream::new();
+    body.extend(typed_return);
+    body.extend(moves);
+    body.extend(quote_spanned!(open=> match));
+    body.extend(quote_spanned!(mixed=> ()));
+    body.extend(arms.into_token_stream());
+    let body = braced(body, brace);
+    let closure = quote_spanned!(user=> move || async move #body);
+
+    let prelude = quote_spanned! {mixed=>
+        #(#inner)*
+        let __pool: &'static #private::FramePool = {
+            #site
+            static POOL: #private::FramePool = #pool #max_idle #prewarm;
+            &POOL
+        };
+        // The future's output is the `async fn`'s, which may be a future
+        // itself: here that is no missing `.await`.
+        #[allow(clippy::async_yields_async)]
+        let __make = #closure;
+    };
+    let handle = quote_spanned!(mixed=> #private::FramePool::alloc_with(__pool, __make));
+    Frame { output, prelude, handle, brace }
+}
+
+impl Frame {
+    /// The body of the outer `fn`, in the user's braces: the prelude, then
+    /// the handle as `wrap` makes it the `fn`'s value.
+    pub(crate) fn into_body(self, wrap: impl FnOnce(TokenStream) -> TokenStream) -> TokenStream {
+        let Frame { prelude, handle, brace, .. } = self;
+        let tail = wrap(handle);
+        braced(quote!(#prelude #tail), brace).into_token_stream()
+    }
+}

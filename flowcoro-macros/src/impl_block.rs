@@ -1,0 +1,65 @@
+//! `#[pooled]` on an impl block: of a `#[pooled]` trait, each `async fn`
+//! gets the trait's rewritten signature and a pool of its own; of a type
+//! (inherent), each `async fn` is pooled as if it had the attribute.
+
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use syn::{ImplItem, ImplItemFn, ItemFn, ItemImpl};
+
+use crate::args::Config;
+use crate::async_fn;
+use crate::defer;
+use crate::dyn_sig::{Role, Scope};
+use crate::method::{self, Method};
+use crate::support::{Errors, not_here};
+use crate::trait_decl::block_options;
+
+// Input:
+//     #[pooled]
+//     impl Store for Map {
+//         async fn get(&self, key: &str) -> Option<u32> { body }
+//     }
+// Output:
+//     impl Store for Map {
+//         fn get<'life0, 'life1, 'pooled>(&'life0 self, key: &'life1 str)
+//             -> ::flowcoro::__private::PooledDyn<'pooled, Option<u32>>
+//         where 'life0: 'pooled, 'life1: 'pooled, Self: 'pooled
+//         { /* a frame of a pool named `<module::path::Map as module::path::Store>::get`, erased */ }
+//     }
+pub(crate) fn rewrite(mut item: ItemImpl, config: &Config, errors: &mut Errors) -> TokenStream {
+    block_options(config, errors);
+    let in_trait = item.trait_.is_some();
+    if !in_trait {
+        if let Some(span) = config.local {
+            errors.push(not_here(span, "an inherent impl block"));
+        }
+    }
+    let scope = Scope::of(&item.generics);
+    for impl_item in &mut item.items {
+        let ImplItem::Fn(method) = impl_item else { continue };
+        let Some(mut config) =
+            method::options(&mut method.attrs, &method.sig, config, true, errors)
+        else {
+            continue;
+        };
+        if !in_trait {
+            config.local = None;
+        }
+        if defer::wanted(&method.attrs, &config) {
+            config.within = in_trait.then(|| scope.to_within(false));
+            defer::reattach(&mut method.attrs, &config);
+            continue;
+        }
+        let ImplItemFn { attrs, vis, defaultness, sig, block } = method.clone();
+        let rewritten = if in_trait {
+            let parts = Method { attrs, vis, defaultness, sig, block };
+            method::rewrite(parts, &scope, &config, Role::Impl)
+        } else {
+            // `default fn` (specialization) is not stable: not kept.
+            let _ = defaultness;
+            async_fn::rewrite(ItemFn { attrs, vis, sig, block: Box::new(block) }, &config)
+        };
+        *impl_item = ImplItem::Verbatim(rewritten);
+    }
+    item.into_token_stream()
+}

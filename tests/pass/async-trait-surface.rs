@@ -1,0 +1,110 @@
+//! The shapes async-trait accepts, under `#[pooled]`: generic methods (type,
+//! const, `impl Trait`, kept off the vtable with `where Self: Sized`),
+//! default bodies that borrow or hold `self` without a `Sync`/`Send`
+//! supertrait, argument patterns in declarations, an unused `_: &T` that
+//! asks no `T: Sync`, a `#[cfg]` argument, and code naming `'async_trait`.
+
+use std::fmt::Display;
+use std::rc::Rc;
+
+use flowcoro::pooled;
+
+#[pooled]
+pub(crate) trait Render {
+    async fn plain(&self, x: u32) -> u32;
+    async fn render<T: Display + Send>(&self, item: T) -> String
+    where
+        Self: Sized;
+    async fn repeat<const N: usize>(&self, byte: u8) -> [u8; N]
+    where
+        Self: Sized;
+    async fn show(&self, item: impl Display + Send) -> String
+    where
+        Self: Sized;
+    async fn sum(&self, (a, b): (u32, u32), mut c: u32) -> u32;
+    async fn doubled(&self, x: u32) -> u32 {
+        self.plain(x).await * 2
+    }
+    async fn bumped(&mut self, x: u32) -> u32 {
+        x + 1
+    }
+    async fn configured(&self, #[cfg(any())] hidden: u32, shown: u32) -> u32;
+}
+
+pub(crate) struct Html;
+
+#[pooled]
+impl Render for Html {
+    async fn plain(&self, x: u32) -> u32 {
+        x
+    }
+    async fn render<T: Display + Send>(&self, item: T) -> String {
+        format!("<p>{item}</p>")
+    }
+    async fn repeat<const N: usize>(&self, byte: u8) -> [u8; N] {
+        [byte; N]
+    }
+    async fn show(&self, item: impl Display + Send) -> String {
+        item.to_string()
+    }
+    async fn sum(&self, (a, b): (u32, u32), mut c: u32) -> u32 {
+        c += a + b;
+        c
+    }
+    async fn configured(&self, #[cfg(any())] hidden: u32, shown: u32) -> u32 {
+        shown
+    }
+}
+
+#[pooled]
+pub(crate) trait Check<T> {
+    async fn check(&self, _: &T) -> bool;
+}
+
+pub(crate) struct Always;
+
+// No `T: Sync`: the unused reference is not captured.
+#[pooled]
+impl<T> Check<T> for Always {
+    async fn check(&self, _: &T) -> bool {
+        true
+    }
+}
+
+#[pooled]
+pub(crate) trait Labelled<T = ()> {
+    async fn label(&self) -> &str
+    where
+        T: 'async_trait,
+    {
+        "default"
+    }
+}
+
+#[pooled]
+impl<T> Labelled<T> for () {}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    futures::executor::block_on(f)
+}
+
+fn assert_send<T: Send>(value: T) -> T {
+    value
+}
+
+pub(crate) fn main() {
+    let html = Html;
+    assert_eq!(block_on(html.render(3)), "<p>3</p>");
+    assert_eq!(block_on(html.render("x")), "<p>x</p>");
+    assert_eq!(block_on(html.repeat::<3>(7)), [7; 3]);
+    assert_eq!(block_on(html.show(1.5)), "1.5");
+    assert_eq!(block_on(html.sum((1, 2), 3)), 6);
+    let dyn_html: &(dyn Render + Sync) = &html;
+    assert_eq!(block_on(dyn_html.doubled(4)), 8);
+    assert_eq!(block_on(dyn_html.configured(5)), 5);
+    let mut boxed: Box<dyn Render + Send> = Box::new(Html);
+    assert_eq!(block_on(boxed.bumped(1)), 2);
+    let rc = Rc::new(1);
+    assert!(block_on(assert_send(Always.check(&rc))));
+    assert_eq!(block_on(Labelled::<u8>::label(&())), "default");
+}
