@@ -12,6 +12,13 @@
 //!   the impl method's pool, returned as a `PooledDyn`.
 //! - `async_trait`: through `&dyn Trait` of an `#[async_trait]` trait: a
 //!   `Pin<Box<dyn Future>>`, an allocation and a free per call.
+//! - `dynosaur`: through dynosaur's `DynTrait` wrapper of a plain `async fn`
+//!   trait (`dyn(box)`), which boxes the future of a dynamic call: an
+//!   allocation and a free per call.
+//! - `stackfuture`: through `&dyn Trait` of a trait whose methods return a
+//!   `StackFuture<'_, u8, 1536>`, an inline buffer sized for the larger
+//!   impl (as one trait serving both sizes must be): no allocation, and the
+//!   buffer is copied out of the call.
 //!
 //! The overhead of a `dyn` form is its time minus `direct`'s. The loop runs
 //! in one task on a no-op executor. `dyn_trait_mimalloc` runs the same body
@@ -39,19 +46,21 @@ pub(crate) fn run(name: &str) {
     let mut c = support::config().configure_from_args();
     let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Elements(1));
-    sized::<64>(&mut g, &Leaf64(1), &Leaf64(1), &Leaf64(1));
-    sized::<1024>(&mut g, &Leaf1k(1), &Leaf1k(1), &Leaf1k(1));
+    sized::<64, _>(&mut g, &Leaf64(1));
+    sized::<1024, _>(&mut g, &Leaf1k(1));
     g.finish();
     c.final_summary();
 }
 
-/// The four ways to call the leaf of `N` bytes, side by side.
-fn sized<const N: usize>(
-    g: &mut BenchmarkGroup<'_, WallTime>,
-    leaf: &(impl Direct + Sync),
-    pooled: &dyn PooledLeaf,
-    boxed: &dyn BoxedLeaf,
-) {
+/// The ways to call the leaf of `N` bytes, side by side.
+fn sized<const N: usize, L>(g: &mut BenchmarkGroup<'_, WallTime>, leaf: &L)
+where
+    L: Direct + PooledLeaf + BoxedLeaf + PlainLeaf + StackLeaf + Sync,
+{
+    let pooled: &dyn PooledLeaf = leaf;
+    let boxed: &dyn BoxedLeaf = leaf;
+    let dynosaur = DynPlainLeaf::from_ref(leaf);
+    let stack: &dyn StackLeaf = leaf;
     g.bench_function(BenchmarkId::new("direct", N), |b| {
         b.iter_custom(|iters| await_in_loop(iters, |seed| leaf.direct(seed)))
     });
@@ -65,6 +74,14 @@ fn sized<const N: usize>(
     g.bench_function(BenchmarkId::new("async_trait", N), |b| {
         let boxed = black_box(boxed);
         b.iter_custom(|iters| await_in_loop(iters, |seed| boxed.call(seed)))
+    });
+    g.bench_function(BenchmarkId::new("dynosaur", N), |b| {
+        let dynosaur = black_box(dynosaur);
+        b.iter_custom(|iters| await_in_loop(iters, |seed| dynosaur.call(seed)))
+    });
+    g.bench_function(BenchmarkId::new("stackfuture", N), |b| {
+        let stack = black_box(stack);
+        b.iter_custom(|iters| await_in_loop(iters, |seed| stack.call(seed)))
     });
 }
 
@@ -106,6 +123,37 @@ macro_rules! dyn_leaf {
 
 dyn_leaf!(flowcoro::pooled, PooledLeaf: Leaf64 = 64, Leaf1k = 1024);
 dyn_leaf!(async_trait::async_trait, BoxedLeaf: Leaf64 = 64, Leaf1k = 1024);
+
+/// The trait as written for dynosaur: a plain `async fn` trait, whose
+/// `DynPlainLeaf` wrapper boxes the future of a dynamic call.
+#[dynosaur::dynosaur(DynPlainLeaf = dyn(box) PlainLeaf)]
+trait PlainLeaf: Send + Sync {
+    fn call(&self, seed: u8) -> impl Future<Output = u8> + Send;
+}
+
+/// The trait as written for stackfuture: the future in a buffer of the
+/// returned value, sized for the largest impl.
+trait StackLeaf: Send + Sync {
+    fn call(&self, seed: u8) -> stackfuture::StackFuture<'_, u8, 1536>;
+}
+
+macro_rules! other_leaves {
+    ($($leaf:ident = $n:literal),*) => {$(
+        impl PlainLeaf for $leaf {
+            async fn call(&self, seed: u8) -> u8 {
+                leaf_body!(self, $n, seed)
+            }
+        }
+
+        impl StackLeaf for $leaf {
+            fn call(&self, seed: u8) -> stackfuture::StackFuture<'_, u8, 1536> {
+                stackfuture::StackFuture::from(async move { leaf_body!(self, $n, seed) })
+            }
+        }
+    )*};
+}
+
+other_leaves!(Leaf64 = 64, Leaf1k = 1024);
 
 macro_rules! leaves {
     ($($leaf:ident = $n:literal),*) => {$(

@@ -69,6 +69,8 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+#[doc(inline)]
+pub use flowcoro_macros::pool;
 /// # Example
 ///
 /// Methods, trait impls and recursion (no `Box::pin` needed: the handle is a

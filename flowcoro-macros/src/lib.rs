@@ -8,6 +8,7 @@
 
 mod args;
 mod async_fn;
+mod block;
 mod defer;
 mod dispatch;
 mod dyn_sig;
@@ -195,4 +196,25 @@ pub fn pooled(args: TokenStream, input: TokenStream) -> TokenStream {
     dispatch::pooled(args.into(), input.into())
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
+}
+
+/// Places an `async` block's state machine in a frame of a pool that
+/// belongs to this call site, and returns it as a
+/// `flowcoro::Pooled<impl Future>`: the `Box::pin(async move { .. })` of a
+/// `BoxFuture` without the allocation. `.into_dyn()` makes it a
+/// `flowcoro::PooledDyn<'a, T>`, the drop-in for `BoxFuture<'a, T>`.
+///
+/// ```text
+/// pool!(async move { body })
+/// pool!(name = "auth", max_idle = 64; async move { body })
+/// ```
+///
+/// Options, before a `;`: `name = "label"` (default: the module path, line
+/// and column of the call), `max_idle = N`, `prewarm = N`, `crate =
+/// "path"`, as for `#[pooled]`. Each call site has a pool of its own (a
+/// `static` in the expansion), also in a generic fn, a closure or another
+/// macro's expansion; two sites with the same `name` are two pools.
+#[proc_macro]
+pub fn pool(input: TokenStream) -> TokenStream {
+    block::pool(input.into()).into()
 }

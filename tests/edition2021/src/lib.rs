@@ -64,6 +64,9 @@ mod no_implicit_prelude;
 #[path = "../../pass/options.rs"]
 mod options;
 
+#[path = "../../pass/pool-block.rs"]
+mod pool_block;
+
 #[path = "../../pass/question-mark-and-return.rs"]
 mod question_mark_and_return;
 
@@ -180,6 +183,11 @@ fn no_implicit_prelude() {
 #[test]
 fn options() {
     options::main();
+}
+
+#[test]
+fn pool_block() {
+    pool_block::main();
 }
 
 #[test]

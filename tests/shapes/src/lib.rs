@@ -451,3 +451,18 @@ pub async fn run() -> u32 {
     tick().await;
     3
 }
+
+/// A `BoxFuture` site written with `pool!`: the future of a handler,
+/// erased.
+pub fn handler(x: u32) -> flowcoro::PooledDyn<'static, u32> {
+    flowcoro::pool!(name = "shapes: handler"; async move {
+        tick().await;
+        x * 3
+    })
+    .into_dyn()
+}
+
+/// A borrowing block.
+pub async fn borrowing(words: &[&str]) -> usize {
+    flowcoro::pool!(async { words.iter().map(|w| w.len()).sum() }).await
+}

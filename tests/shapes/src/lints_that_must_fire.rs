@@ -2,6 +2,8 @@
 //! they would in the plain `async fn`: each is `#[expect]`ed, and an
 //! expectation no lint meets is itself a warning (`-D warnings` in CI).
 
+use std::future::Future;
+
 use flowcoro::pooled;
 
 /// `clippy::needless_return` on the body's last statement.
@@ -66,4 +68,13 @@ impl Lints for WithLints {
     async fn needless(&self, x: u32) -> u32 {
         return x;
     }
+}
+
+/// The body of a `pool!` block is the user's: its lints fire.
+pub fn in_a_block(v: Vec<u8>) -> flowcoro::Pooled<impl Future<Output = bool>> {
+    flowcoro::pool!(async move {
+        #[expect(clippy::len_zero)]
+        let empty = v.len() == 0;
+        empty
+    })
 }

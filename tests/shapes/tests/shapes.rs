@@ -150,6 +150,10 @@ async fn free_fns_and_methods() {
     assert!(lints::len_zero(vec![]).await);
     assert_eq!(lints::unused_argument(1, &2).await, 1);
     assert_eq!(lints::unused_mut(1).await, 1);
+    assert!(lints::in_a_block(vec![]).await);
+    assert_eq!(flowcoro_shapes::handler(2).await, 6);
+    assert_eq!(tokio::spawn(flowcoro_shapes::handler(3)).await.unwrap(), 9);
+    assert_eq!(flowcoro_shapes::borrowing(&["ab", "c"]).await, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

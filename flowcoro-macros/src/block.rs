@@ -1,0 +1,123 @@
+//! `pool!(async move { .. })`: an async block's state machine in a frame of
+//! a pool that belongs to the call site.
+
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::{Expr, ExprAsync};
+
+use crate::args::{Config, Options};
+use crate::support::{Errors, private_path};
+
+// Input:
+//     pool!(name = "auth", max_idle = 64; async move { body })
+// Output:
+//     {
+//         static POOL: ::flowcoro::__private::FramePool =
+//             ::flowcoro::__private::FramePool::new("auth").with_max_idle(64);
+//         ::flowcoro::__private::FramePool::alloc_with(&POOL, || async move { body })
+//     }
+//
+// Without `name`, the pool is named `module::path:line:column` after the
+// call site. The block is built directly in its frame.
+pub(crate) fn pool(input: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let (options, block) = split(input);
+    let config = match options {
+        None => Config::default(),
+        Some(tokens) => match syn::parse2::<Options>(tokens) {
+            Ok(options) => {
+                errors.extend(options.error.map(as_pool));
+                options.config
+            }
+            Err(err) => {
+                errors.push(as_pool(err));
+                Config::default()
+            }
+        },
+    };
+    if let Some(span) = config.local {
+        let message = "`?Send` means nothing to `pool!`: the block's future is `Send` exactly \
+                       when its body allows it";
+        errors.push(syn::Error::new(span, message));
+    }
+    if config.after || config.within.is_some() {
+        errors.push(syn::Error::new(
+            Span::call_site(),
+            "`pool!` options are `name`, `max_idle`, `prewarm` and `crate`",
+        ));
+    }
+    let block = match syn::parse2::<Expr>(block.clone()) {
+        Ok(Expr::Async(block)) => block,
+        Ok(other) => {
+            let message = "`pool!` takes an `async` block: `pool!(async move { .. })`, \
+                           or with options, `pool!(name = \"label\"; async move { .. })`";
+            errors.push(syn::Error::new_spanned(&other, message));
+            return with_errors(errors, other.into_token_stream());
+        }
+        Err(err) => {
+            errors.push(err);
+            return with_errors(errors, quote!(()));
+        }
+    };
+    with_errors(errors, expand(&block, &config))
+}
+
+/// `expr`, with the errors beside it, as one expression.
+fn with_errors(errors: Errors, expr: TokenStream) -> TokenStream {
+    let errors = errors.into_tokens();
+    if errors.is_empty() {
+        return expr;
+    }
+    quote!({ #errors #expr })
+}
+
+/// An options error as `pool!`'s, not `#[pooled]`'s.
+fn as_pool(err: syn::Error) -> syn::Error {
+    let mut out: Option<syn::Error> = None;
+    for one in err {
+        let message = one
+            .to_string()
+            .replace("`#[pooled]` option", "`pool!` option")
+            .replace("`#[pooled]`", "`pool!`")
+            .replace("`?Send`, `crate`", "`crate`");
+        let one = syn::Error::new(one.span(), message);
+        match &mut out {
+            Some(first) => first.combine(one),
+            None => out = Some(one),
+        }
+    }
+    out.expect("a syn::Error holds at least one message")
+}
+
+/// The options before the first `;` at the top level, if any, and the block.
+fn split(input: TokenStream) -> (Option<TokenStream>, TokenStream) {
+    let tokens: Vec<TokenTree> = input.into_iter().collect();
+    let at = tokens.iter().position(|tt| matches!(tt, TokenTree::Punct(p) if p.as_char() == ';'));
+    match at {
+        Some(at) => {
+            let options = tokens[..at].iter().cloned().collect();
+            let block = tokens[at + 1..].iter().cloned().collect();
+            (Some(options), block)
+        }
+        None => (None, tokens.into_iter().collect()),
+    }
+}
+
+fn expand(block: &ExprAsync, config: &Config) -> TokenStream {
+    let mixed = Span::mixed_site();
+    let private = private_path(config);
+    let name = match &config.name {
+        Some(name) => name.to_token_stream(),
+        None => quote_spanned! {mixed=>
+            ::core::concat!(::core::module_path!(), ":", ::core::line!(), ":", ::core::column!())
+        },
+    };
+    let max_idle = config.max_idle.as_ref().map(|n| quote_spanned!(mixed=> .with_max_idle(#n)));
+    let prewarm = config.prewarm.as_ref().map(|n| quote_spanned!(mixed=> .with_prewarm(#n)));
+    quote_spanned! {mixed=>
+        {
+            static POOL: #private::FramePool = #private::FramePool::new(#name) #max_idle #prewarm;
+            #private::FramePool::alloc_with(&POOL, || #block)
+        }
+    }
+}
