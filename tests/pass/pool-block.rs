@@ -30,6 +30,6 @@ pub(crate) fn main() {
     let scale = 3;
     let scaled = |x: u32| pool!(async move { x * scale });
     assert_eq!(block_on(scaled(2)), 6);
-    let words = vec!["a", "b"];
+    let words = ["a", "b"];
     assert_eq!(block_on(pool!(async { words.len() })), 2);
 }
