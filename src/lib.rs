@@ -35,7 +35,9 @@
 //! `#[pooled]` on a trait makes its `async fn`s return [`PooledDyn`] (or
 //! [`LocalPooledDyn`] with `#[pooled(?Send)]`), so the trait is
 //! dyn-compatible; `#[pooled]` on each impl block gives every method its own
-//! pool:
+//! pool. It is the drop-in for `#[async_trait]` (and `#[pooled(?Send)]` for
+//! `#[async_trait(?Send)]`): the same traits, generic methods and default
+//! bodies included, compile, run and pass clippy, without the allocation:
 //!
 //! ```
 //! use flowcoro::pooled;
@@ -57,6 +59,25 @@
 //! let greeters: Vec<Box<dyn Greeter>> = vec![Box::new(English)];
 //! let hello = futures::executor::block_on(greeters[0].greet("pool"));
 //! assert_eq!(hello, "hello, pool");
+//! ```
+//!
+//! # Pooled async blocks
+//!
+//! [`pool!`] does for an `async` block what `#[pooled]` does for an `async
+//! fn`: the block's state machine goes in a frame of a pool of that call
+//! site. With `.into_dyn()` it replaces `Box::pin(async move { .. })` behind
+//! a `BoxFuture`, as in a `tower::Service`'s future:
+//!
+//! ```
+//! use flowcoro::{PooledDyn, pool};
+//!
+//! fn handle(request: String) -> PooledDyn<'static, usize> {
+//!     pool!(name = "app::handle"; async move { request.len() }).into_dyn()
+//! }
+//!
+//! assert_eq!(futures::executor::block_on(handle("four".into())), 4);
+//! let stats = flowcoro::pools().into_iter().find(|s| s.name == "app::handle").unwrap();
+//! assert_eq!((stats.allocations, stats.live), (1, 0));
 //! ```
 //!
 //! # Memory

@@ -1,9 +1,17 @@
-//! The `#[pooled]` attribute of [flowcoro](https://docs.rs/flowcoro): it
-//! puts the state machine of each call of an `async fn` in a frame of that
-//! function's pool instead of the heap.
+//! The `#[pooled]` attribute and the `pool!` macro of
+//! [flowcoro](https://docs.rs/flowcoro): they put the state machine of each
+//! call of an `async fn` (or of each run of an `async` block) in a frame of
+//! a pool of its own instead of the heap.
 //!
-//! Use it through the `flowcoro` crate, whose docs have runnable examples;
-//! the code it generates reaches the runtime through `flowcoro`.
+//! Use them through the `flowcoro` crate, whose docs have runnable
+//! examples; the code they generate reaches the runtime through `flowcoro`.
+//!
+//! The crate reads top down: `lib.rs` holds the entry points; `dispatch`
+//! picks the transform for the item (`async_fn`, `trait_decl`,
+//! `impl_block`; `block` for `pool!`); the transforms share `frame` (the
+//! pooled body), `method` and `dyn_sig` (one method of a `dyn` trait),
+//! `defer` (waiting for other attribute macros), `params`, `lifetimes`,
+//! `args` and `support`, which import no transform.
 #![forbid(unsafe_code)]
 
 mod args;
@@ -25,7 +33,7 @@ use proc_macro::TokenStream;
 
 /// Places the future of each call of an `async fn` in a frame of a pool that
 /// belongs to that function, instead of leaving it to the caller (on the
-/// stack, or in a `Box` when it is spawned or recursive).
+/// stack, or in a `Box` when it is spawned, stored or recursive).
 ///
 /// Goes on an `async fn` with a body: free, inherent method or method of a
 /// trait impl (also of a trait declared with `async fn`), generic or not,
@@ -33,18 +41,20 @@ use proc_macro::TokenStream;
 /// `impl Trait` arguments, `unsafe` or not. The function becomes a plain
 /// `fn` with the same name, visibility, attributes, generics, where-clause
 /// and parameters that returns `flowcoro::Pooled<impl Future<Output = T>>`:
-/// a pointer-sized, `Unpin` handle, `Send` or `Sync` exactly when the
-/// `async fn`'s future would be.
+/// a two-word, `Unpin` handle, `Send` or `Sync` exactly when the `async
+/// fn`'s future would be.
 ///
-/// It also goes on a trait declaration and on impl blocks, to make the
-/// trait's `async fn`s callable through `dyn` without a `Box` per call (see
+/// It also goes on a trait declaration and its impl blocks, to make the
+/// trait's `async fn`s callable through `dyn` without a `Box` per call (the
+/// drop-in for `#[async_trait]`, see
 /// [below](#on-a-trait-and-its-impl-blocks)), and on an inherent impl block,
 /// where it pools each `async fn` of the block as if each had the attribute.
 ///
 /// The caller sees what the `async fn` did: nothing runs before the first
-/// poll; every argument moves into the future, and arguments and locals drop
-/// in the same order, also when the future is dropped early; `?`, `return`
-/// and `Self` work; panics propagate; recursion (direct or mutual) needs no
+/// poll; every argument moves into the future (a reference only if the body
+/// uses it: it has nothing to drop), and arguments and locals drop in the
+/// same order, also when the future is dropped early; `?`, `return` and
+/// `Self` work; panics propagate; recursion (direct or mutual) needs no
 /// `Box`, since the handle is a pointer. Each call costs one frame taken from
 /// the pool (a per-thread cache hit in steady state) and given back when the
 /// future completes or is dropped.
@@ -58,8 +68,9 @@ use proc_macro::TokenStream;
 /// - `crate = "path"`: where the `flowcoro` crate is, for crates that
 ///   re-export it (default `::flowcoro`).
 /// - `name = "label"`: the pool's name in [`pools`](https://docs.rs/flowcoro/latest/flowcoro/fn.pools.html)
-///   and `report` (default: the module path and the function's name,
-///   `my_crate::module::name`).
+///   and `report` (default: the function's path, with the type and trait of
+///   a method: `app::server::run`, `app::server::Listener::run`,
+///   `<app::Map as app::Store>::get`, wherever the attribute is).
 /// - `max_idle = N`: a cap on the frames the pool keeps cached when they
 ///   come back, per layout class (default: none; the bound follows the
 ///   pool's recent peak of live frames and decays after it).
@@ -70,43 +81,61 @@ use proc_macro::TokenStream;
 ///
 /// ```text
 /// #[pooled]
-/// pub async fn name<G>(self, a: A, (b, c): (B, C)) -> T where W { body }
+/// pub async fn name<G>(self, a: A, (b, c): (B, C), r: &R) -> T where W { body }
 /// ```
 ///
 /// becomes
 ///
 /// ```text
-/// pub fn name<G>(self, a: A, __arg2: (B, C))
+/// pub fn name<G>(self, a: A, __arg2: (B, C), r: &R)
 ///     -> ::flowcoro::__private::Pooled<impl ::flowcoro::__private::Future<Output = T>>
 /// where W
 /// {
 ///     let __pool: &'static ::flowcoro::__private::FramePool = {
+///         fn __flowcoro_site() {}  // its path names the pool
 ///         static POOL: ::flowcoro::__private::FramePool =
-///             ::flowcoro::__private::FramePool::new("my_crate::module::name");
+///             ::flowcoro::__private::FramePool::at_site(&__flowcoro_site);
 ///         &POOL
 ///     };
-///     ::flowcoro::__private::FramePool::alloc_with(__pool, move || async move {
-///         // Fixes the block's output type to `T`; never runs.
-///         if let Some(__ret) = None::<T> { return __ret; }
-///         let _ = &self; // captures `self` whole
+///     let __make = move || async move {
+///         if let Some(__ret) = None::<T> { return __ret; } // fixes the type; never runs
+///         let _ = &self;                                   // captures `self` whole
 ///         let a = a;
 ///         let __arg2 = __arg2;
 ///         let (b, c) = __arg2;
-///         let __ret: T = match () { () => { body } };
-///         __ret
-///     })
+///         match () { () => { body } }                      // drops temporaries first
+///     };
+///     ::flowcoro::__private::FramePool::alloc_with(__pool, __make)
 /// }
 /// ```
 ///
-/// The `impl Future` captures every lifetime in scope (edition 2024 rules)
-/// in user crates of any edition, as an `async fn`'s future does. A generic
-/// function has one pool for all its instantiations.
+/// The future is built directly in its frame. The `impl Future` captures
+/// every lifetime in scope (edition 2024 rules) in user crates of any
+/// edition, as an `async fn`'s future does. A generic function has one pool
+/// for all its instantiations.
+///
+/// The closure, the async block and the `match` carry the spans of the
+/// user's `async` keyword and body, so rustc and clippy read the body as in
+/// the `async fn`: its own lints fire (`needless_return`,
+/// `useless_conversion`, `unused_variables`...), and the expansion draws
+/// none (under rustc's defaults and clippy's `all` and `pedantic`).
+///
+/// # With other attribute macros
+///
+/// An attribute macro below `#[pooled]` (`#[tracing::instrument]`, ...)
+/// expands first: `#[pooled]` re-attaches itself after it and pools what it
+/// made. So `#[tracing::instrument]` sees the `async fn` and instruments its
+/// future, above or below `#[pooled]`, on a method of a `#[pooled]` impl
+/// block and on a default method of a `#[pooled]` trait alike: the span is
+/// entered on every poll of the body. An attribute that turns the `async fn`
+/// into a plain `fn` (`#[tokio::main]`, `#[tokio::test]`) leaves nothing to
+/// pool: that is an error that says so.
 ///
 /// # On a trait and its impl blocks
 ///
 /// ```text
 /// #[pooled]
-/// trait Store: Sync {
+/// trait Store {
 ///     async fn get(&self, key: &str) -> Option<u32>;
 ///     async fn len(&self) -> usize { 0 }
 /// }
@@ -120,16 +149,16 @@ use proc_macro::TokenStream;
 /// becomes
 ///
 /// ```text
-/// trait Store: Sync {
+/// trait Store {
 ///     fn get<'life0, 'life1, 'pooled>(&'life0 self, key: &'life1 str)
 ///         -> ::flowcoro::__private::PooledDyn<'pooled, Option<u32>>
 ///     where 'life0: 'pooled, 'life1: 'pooled, Self: 'pooled;
 ///
 ///     fn len<'life0, 'pooled>(&'life0 self) -> ::flowcoro::__private::PooledDyn<'pooled, usize>
-///     where 'life0: 'pooled, Self: 'pooled
+///     where 'life0: 'pooled, Self: ::core::marker::Sync + 'pooled
 ///     {
 ///         // A pool named `module::path::Store::len`, shared by every impl
-///         // that keeps the default; `Self: Sync` checked (for `&self`).
+///         // that keeps the default.
 ///         ::flowcoro::__private::into_dyn(/* the frame, as above */)
 ///     }
 /// }
@@ -139,7 +168,7 @@ use proc_macro::TokenStream;
 ///         -> ::flowcoro::__private::PooledDyn<'pooled, Option<u32>>
 ///     where 'life0: 'pooled, 'life1: 'pooled, Self: 'pooled
 ///     {
-///         // A pool named `module::path::<Map as Store>::get`.
+///         // A pool named `<module::path::Map as module::path::Store>::get`.
 ///         ::flowcoro::__private::into_dyn(/* the frame, as above */)
 ///     }
 /// }
@@ -151,46 +180,45 @@ use proc_macro::TokenStream;
 /// receivers) and `Box<dyn Store>` or `&dyn Store` calls take a frame of the
 /// impl method's pool, not a `Box`. Each elided lifetime of the arguments
 /// gets a name, and the future may live as long as all of them (and
-/// `Self`). Associated types, associated consts and methods that are not
-/// `async` are left as written.
+/// `Self`); code written for async-trait that names its `'async_trait`
+/// lifetime in bounds keeps working. Associated types, associated consts
+/// and methods that are not `async` are left as written.
 ///
 /// - Without `?Send`, each future must be `Send`; a body that is not (an
 ///   `Rc` held across an `.await`) is an error on the method's name, which
-///   says what is held. A default body holds `self`: it needs `Self: Sync`
-///   for `&self` (`Send` for `&mut self`, `self`, `Box<Self>`), which the
-///   trait must declare as a supertrait; the attribute adds none, and the
-///   error says so.
+///   says what is held. A default body holds `self`: it asks `Self: Sync`
+///   (for `&self`, `Arc<Self>`) or `Self: Send` (for `&mut self`, `self`,
+///   `Box<Self>`) on the method, unless the trait has it as a supertrait, as
+///   async-trait does; only a call of that default on a type (or `dyn`)
+///   without it is an error.
 /// - With `#[pooled(?Send)]` on the trait and on its impl blocks, the
 ///   methods return `flowcoro::LocalPooledDyn`, which needs no `Send`.
 /// - A method may carry its own `#[pooled(name = "...", max_idle = N)]`.
-/// - Type and const parameters, and `impl Trait` arguments, can't be called
-///   through `dyn`: such a method is refused with an error (and left as a
-///   plain `async fn`).
+/// - Generic methods (type and const parameters, `impl Trait` arguments) are
+///   accepted as async-trait accepts them: one pool per method serves every
+///   instantiation, and they can't be called through `dyn` (keep them off
+///   the vtable with `where Self: Sized`, or rustc says the trait is not
+///   `dyn`-compatible).
 /// - An impl block of a `#[pooled]` trait needs the attribute too. Without
 ///   it, rustc reports that the lifetime parameters or bounds of the method
-///   do not match the trait declaration (E0195), pointing at the trait's
-///   `#[pooled]`.
+///   do not match the trait declaration (E0195), on the method.
 /// - Lifetimes hidden in a path (`Ref<T>` for `Ref<'_, T>`) can't be named
 ///   by the attribute: write them `'_`.
 ///
 /// # Notes
 ///
-/// - The default pool name of a method is `module::path::method`: the
-///   attribute on a method sees the method, not the type of its impl. Put it
-///   on the impl block to have the type (and trait) in the name, or use
-///   `name` to tell apart methods of one name in one module.
-/// - `#[must_use]` on the function applies to the returned handle (which is
-///   `#[must_use]` already), not to the future's output.
-/// - Clippy lints that look at `async fn` bodies as such (`unused_async`,
-///   `needless_return` on the final `return`) don't see this one's body.
+/// - A bare `#[must_use]` on the function is dropped: the returned handle is
+///   `#[must_use]` already. It does not carry over to the future's output.
+/// - Clippy's `unused_async` and `missing_errors_doc`, which look at the
+///   `async fn` signature, don't see this one's.
 ///
 /// # Errors
 ///
 /// On anything but an `async fn` with a body, a trait or an impl block, on
-/// an unknown, repeated, malformed or misplaced option, and on a method of a
-/// trait that `dyn` can't call, the attribute reports a compile error on the
-/// offending tokens and still emits the item (rewritten with the valid
-/// options where it can be).
+/// an unknown, repeated, malformed or misplaced option, and on an `async fn`
+/// another attribute made a plain `fn`, the attribute reports a compile
+/// error on the offending tokens and still emits the item (rewritten with
+/// the valid options where it can be).
 #[proc_macro_attribute]
 pub fn pooled(args: TokenStream, input: TokenStream) -> TokenStream {
     dispatch::pooled(args.into(), input.into())
