@@ -10,9 +10,8 @@ use crate::args::Config;
 use crate::async_fn;
 use crate::defer;
 use crate::dyn_sig::{Role, Scope};
-use crate::method::{self, Method};
+use crate::method::{self, Method, block_options};
 use crate::support::{Errors, not_here};
-use crate::trait_decl::block_options;
 
 // Input:
 //     #[pooled]

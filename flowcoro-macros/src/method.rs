@@ -111,3 +111,12 @@ pub(crate) fn rewrite(method: Method, scope: &Scope, config: &Config, role: Role
 pub(crate) fn declare(sig: &mut Signature, scope: &Scope, config: &Config) {
     dyn_sig::rewrite(sig, scope, config, Role::Trait { default: false });
 }
+
+/// Options of a whole trait or impl block: `name` names one pool.
+pub(crate) fn block_options(config: &Config, errors: &mut Errors) {
+    if let Some(name) = &config.name {
+        let message = "`#[pooled]` option `name` names one pool: on a trait or impl block, \
+                       put `#[pooled(name = \"...\")]` on one of its `async fn`s";
+        errors.push(syn::Error::new(name.span(), message));
+    }
+}

@@ -9,7 +9,7 @@ use syn::{ItemTrait, TraitItem, TypeParamBound, Visibility};
 use crate::args::Config;
 use crate::defer;
 use crate::dyn_sig::{Role, Scope};
-use crate::method::{self, Method};
+use crate::method::{self, Method, block_options};
 use crate::support::Errors;
 
 // Input:
@@ -78,13 +78,4 @@ fn has_supertrait(item: &ItemTrait, name: &str) -> bool {
         matches!(bound, TypeParamBound::Trait(bound)
             if bound.path.segments.last().is_some_and(|segment| segment.ident == name))
     })
-}
-
-/// Options of a whole trait or impl block: `name` names one pool.
-pub(crate) fn block_options(config: &Config, errors: &mut Errors) {
-    if let Some(name) = &config.name {
-        let message = "`#[pooled]` option `name` names one pool: on a trait or impl block, \
-                       put `#[pooled(name = \"...\")]` on one of its `async fn`s";
-        errors.push(syn::Error::new(name.span(), message));
-    }
 }

@@ -38,21 +38,40 @@
 //! that thread's cache. Frames are allocated one by one and never move while
 //! in use. See [`FramePool`] for the memory bounds and [`PoolStats`] for what
 //! is counted.
+//!
+//! `ARCHITECTURE.md`, beside this crate's manifest, maps the code: a file
+//! per concern, a frame's round trip through them, and where each invariant
+//! the `unsafe` code relies on is established.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+mod budget;
 mod decay;
 mod depot;
+mod erased;
+mod frame;
 mod freelist;
+mod give;
+mod global;
+mod hot;
 mod layout;
+mod lifecycle;
+mod local;
 mod pool;
 mod pooled;
+mod shared;
+mod size_class;
 mod stats;
 mod sync;
+mod take;
 
+pub use budget::{idle_budget, set_idle_budget};
 pub use decay::{DECAY_HALF_LIFE, DECAY_HOLD};
-pub use pool::{FramePool, MAGAZINE, idle_budget, pools, report, set_idle_budget, trim_all};
-pub use pooled::{LocalPooledDyn, Pooled, PooledDyn};
+pub use erased::{LocalPooledDyn, PooledDyn};
+pub use global::{pools, report, trim_all};
+pub use pool::FramePool;
+pub use pooled::Pooled;
+pub use shared::MAGAZINE;
 pub use stats::{PoolStats, Report};
 
 #[cfg(all(test, loom))]

@@ -1,0 +1,100 @@
+//! A frame as the pool's code passes it around: its memory and the class
+//! that serves it, in one word when it has to be; and the only places frames
+//! come from the global allocator and go back to it.
+//!
+//! Every frame is its own allocation, of its class's layout, so a frame
+//! never moves while it is in use (it is pinned where it lives) and an idle
+//! frame can be given back alone.
+
+use core::ptr::NonNull;
+use std::alloc::{alloc, dealloc, handle_alloc_error};
+
+use crate::freelist::List;
+use crate::layout::{ClassKey, MIN_ALIGN};
+
+/// Layout classes one pool serves from its own caches. A generic fn gets one
+/// class per distinct frame layout; past this many, a layout shares the
+/// smallest class that holds it (at most twice its size), or goes to a
+/// shared size-class pool.
+pub(crate) const CLASSES: usize = 8;
+/// Masks a class index into range, which spares the fast path a bounds check.
+pub(crate) const CLASS_MASK: usize = CLASSES - 1;
+const _: () = assert!(CLASSES.is_power_of_two() && CLASSES <= HEAP as usize);
+
+/// Marks a frame allocated alone, outside the pool's classes.
+pub(crate) const HEAP: u8 = u8::MAX;
+/// Marks a frame of a shared size-class pool, taken for a layout this pool
+/// has no class for: it goes back there, and this pool counts the call.
+pub(crate) const OVERFLOW: u8 = 62;
+
+/// A frame taken from a pool: its memory and the class that serves it.
+#[derive(Clone, Copy)]
+pub(crate) struct Frame {
+    pub(crate) ptr: NonNull<u8>,
+    pub(crate) class: u8,
+}
+
+const TAG: usize = MIN_ALIGN - 1;
+const _: () = assert!(HEAP as usize & TAG == TAG && CLASSES <= TAG);
+const _: () = assert!(OVERFLOW as usize & TAG == OVERFLOW as usize && OVERFLOW as usize >= CLASSES);
+
+impl Frame {
+    /// The frame in one word, so that the out-of-line takes return in a
+    /// register: frames are at least [`MIN_ALIGN`]-aligned, which leaves the
+    /// class room in the address's low bits.
+    #[inline(always)]
+    pub(crate) fn tagged(self) -> NonNull<u8> {
+        debug_assert!(self.ptr.addr().get() & TAG == 0);
+        let class = usize::from(self.class) & TAG;
+        self.ptr.map_addr(|a| a | class)
+    }
+
+    /// The frame [`tagged`](Frame::tagged) made.
+    ///
+    /// # Safety
+    /// `tagged` came from [`Frame::tagged`].
+    #[inline(always)]
+    pub(crate) unsafe fn from_tagged(tagged: NonNull<u8>) -> Frame {
+        let tag = tagged.addr().get() & TAG;
+        let class = if tag == TAG { HEAP } else { tag as u8 };
+        // SAFETY: `tagged` is a non-null frame address, a multiple of
+        // `MIN_ALIGN`, plus a tag below it: clearing the tag leaves the
+        // frame's address, which is not null.
+        let ptr = unsafe { NonNull::new_unchecked(tagged.as_ptr().map_addr(|a| a & !TAG)) };
+        Frame { ptr, class }
+    }
+}
+
+/// New memory for a frame of class `key`.
+pub(crate) fn fresh_alloc(key: ClassKey) -> NonNull<u8> {
+    let layout = key.layout();
+    // SAFETY: class layouts are never zero-sized (at least a cache line).
+    let p = unsafe { alloc(layout) };
+    NonNull::new(p).unwrap_or_else(|| handle_alloc_error(layout))
+}
+
+/// A frame allocated alone, for a layout no class serves.
+pub(crate) fn heap_alloc(key: ClassKey) -> Frame {
+    Frame { ptr: fresh_alloc(key), class: HEAP }
+}
+
+/// Frees a frame [`heap_alloc`] made for `key`.
+///
+/// # Safety
+/// `ptr` came from `heap_alloc(key)` and holds no value.
+pub(crate) unsafe fn heap_free(ptr: NonNull<u8>, key: ClassKey) {
+    // SAFETY: the caller's: allocated alone with `key`'s layout.
+    unsafe { dealloc(ptr.as_ptr(), key.layout()) };
+}
+
+/// Frees every frame of `list` (of class `key`); returns frames and bytes.
+pub(crate) fn free_list(list: &mut List, key: ClassKey) -> (u64, u64) {
+    let mut frames = 0;
+    while let Some(p) = list.pop() {
+        // SAFETY: frames in a list of class `key` were allocated by
+        // `fresh_alloc(key)` and are free.
+        unsafe { dealloc(p.as_ptr(), key.layout()) };
+        frames += 1;
+    }
+    (frames, frames * key.size() as u64)
+}

@@ -1,0 +1,238 @@
+//! A frame's way back: found its class by the layout it was taken for (the
+//! pool's first layout by comparing keys, another by this thread's memory
+//! or the pool's class table), then into the freeing thread's hot slot or
+//! magazines, a full magazine on to the depot, and past the pool's bounds to
+//! the allocator; a size-class pool's frame back to it, a frame allocated
+//! alone freed.
+
+use core::ptr::NonNull;
+use std::sync::atomic::Ordering;
+
+use crate::frame::{CLASS_MASK, Frame, HEAP, OVERFLOW, heap_free};
+use crate::hot::HOT_MASK;
+use crate::layout::ClassKey;
+use crate::local::{LocalPool, local_pool, local_pool_or_insert, near_pool};
+use crate::pool::FramePool;
+use crate::stats::Totals;
+use crate::sync::bump;
+
+/// Gives a taken frame back if something unwinds before it holds a value:
+/// the future's constructor, or the pool's own work while it holds the frame.
+pub(crate) struct Unwritten {
+    pub(crate) pool: &'static FramePool,
+    pub(crate) frame: Frame,
+    pub(crate) key: ClassKey,
+}
+
+impl Drop for Unwritten {
+    fn drop(&mut self) {
+        // SAFETY: the frame came from `take_frame(key)` and holds no value:
+        // the unwinding began before it was written.
+        unsafe { self.pool.give_frame(self.frame, self.key) };
+    }
+}
+
+impl FramePool {
+    /// Gives a frame back: the fast path. Its class is the one `take_frame`
+    /// chose for `key`, found the way it was found: for the pool's first
+    /// layout, by comparing keys; for another, by looking it up.
+    ///
+    /// # Safety
+    /// `ptr` came from `take_frame(key)` on this pool, and no longer holds a
+    /// value.
+    #[inline(always)]
+    pub(crate) unsafe fn give_back(&'static self, ptr: NonNull<u8>, key: ClassKey) {
+        if self.first.load(Ordering::Relaxed) == key.bits() {
+            if let Some(lp) = near_pool(self.near.load(Ordering::Relaxed)) {
+                // SAFETY: see `local_pool`; the caller's frame, of class 0.
+                unsafe { self.give_cached(lp.as_ref(), Frame { ptr, class: 0 }, key) };
+                return;
+            }
+        }
+        // SAFETY: forwarded from the caller.
+        unsafe { self.give_back_other(ptr, key) }
+    }
+
+    /// [`give_back`](FramePool::give_back) past its inline path: a layout
+    /// other than the first, or a pool past the near table.
+    ///
+    /// # Safety
+    /// As [`FramePool::give_back`].
+    #[inline(never)]
+    unsafe fn give_back_other(&'static self, ptr: NonNull<u8>, key: ClassKey) {
+        let class = match local_pool(self.index.load(Ordering::Relaxed)) {
+            Some(lp) => {
+                // SAFETY: see `local_pool`.
+                let lp = unsafe { lp.as_ref() };
+                match self.remembered_class(lp, key) {
+                    // SAFETY: forwarded from the caller, with the class
+                    // `take_frame` chose.
+                    Some(OVERFLOW) => return unsafe { self.give_overflow(ptr, key) },
+                    Some(class) => {
+                        // SAFETY: as above.
+                        return unsafe { self.give_cached(lp, Frame { ptr, class }, key) };
+                    }
+                    None => self.class_of(key),
+                }
+            }
+            None => self.class_of(key),
+        };
+        // SAFETY: forwarded from the caller, with the class `take_frame` chose.
+        unsafe { self.give_frame(Frame { ptr, class }, key) }
+    }
+
+    /// The class this thread's cache `lp` remembers for `key`, if any
+    /// ([`OVERFLOW`] for a layout it took from a size-class pool).
+    #[inline]
+    fn remembered_class(&self, lp: &LocalPool, key: ClassKey) -> Option<u8> {
+        // SAFETY: a short borrow of this thread's state, see `local_pool`.
+        let st = unsafe { &*lp.state.get() };
+        let served = self.served_key(key);
+        st.lookup(served).map(|class| class as u8).or_else(|| st.redirect(served).map(|_| OVERFLOW))
+    }
+
+    /// The class that serves `key` in this pool, as `take_frame` chose it:
+    /// this thread's memory of it, or the pool's, which never changes once
+    /// chosen; [`OVERFLOW`] for a layout served by a size-class pool,
+    /// [`HEAP`] for one allocated alone.
+    pub(crate) fn class_of(&'static self, key: ClassKey) -> u8 {
+        if self.first.load(Ordering::Relaxed) == key.bits() {
+            return 0;
+        }
+        if let Some(lp) = local_pool(self.index.load(Ordering::Relaxed)) {
+            // SAFETY: see `local_pool`.
+            if let Some(class) = self.remembered_class(unsafe { lp.as_ref() }, key) {
+                return class;
+            }
+        }
+        let served = self.served_key(key);
+        match self.shared().class_for(served) {
+            Some(class) => class as u8,
+            None if self.overflow_pool(served).is_some() => OVERFLOW,
+            None => HEAP,
+        }
+    }
+
+    /// Gives back a frame whose class is known: to this thread's cache, or
+    /// on the slow path.
+    ///
+    /// # Safety
+    /// `frame` came from `take_frame(key)` on this pool, class included, and
+    /// no longer holds a value.
+    #[inline(never)]
+    pub(crate) unsafe fn give_frame(&'static self, frame: Frame, key: ClassKey) {
+        if frame.class == OVERFLOW {
+            // SAFETY: forwarded from the caller.
+            return unsafe { self.give_overflow(frame.ptr, key) };
+        }
+        if let Some(lp) = local_pool(self.index.load(Ordering::Relaxed)) {
+            // SAFETY: see `local_pool`; the caller's frame.
+            unsafe { self.give_cached(lp.as_ref(), frame, key) };
+            return;
+        }
+        // SAFETY: forwarded from the caller.
+        unsafe { self.give_back_slow(frame, key) }
+    }
+
+    /// Gives a frame of a size-class pool back to it, and counts the free
+    /// here.
+    ///
+    /// # Safety
+    /// As [`FramePool::give_frame`], for a frame of class [`OVERFLOW`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn give_overflow(&'static self, ptr: NonNull<u8>, key: ClassKey) {
+        let Some((_, sc)) = self.overflow_pool(key) else {
+            unreachable!("a layout that overflowed keeps its size-class pool");
+        };
+        let shared = self.shared();
+        match local_pool_or_insert(self.register(), shared) {
+            Some(lp) => {
+                // SAFETY: see `local_pool`.
+                let c = unsafe { lp.as_ref() }.counters();
+                bump(&c.frees, 1);
+                bump(&c.overflow_frees, 1);
+            }
+            None => shared.retire(&Totals { frees: 1, overflow_frees: 1, ..Totals::default() }),
+        }
+        // SAFETY: `take_overflow` took the frame from `sc` for the same
+        // rounded layout, which `sc` finds from `key`.
+        unsafe { sc.give_back(ptr, key) }
+    }
+
+    /// Caches a free pooled frame in this thread's `lp`: in the hot slot, or
+    /// the magazines.
+    ///
+    /// # Safety
+    /// `lp` is this thread's cache for `self` (see `local_pool`); `frame`
+    /// came from `take_frame(key)` on this pool, and no longer holds a value.
+    #[inline(always)]
+    unsafe fn give_cached(&'static self, lp: &LocalPool, frame: Frame, key: ClassKey) {
+        // A heap frame's slot is always closed (and a size-class pool's
+        // frame's): no separate test for them here.
+        if lp.seen.hot[frame.class as usize & HOT_MASK].put(frame.ptr) {
+            if lp.counters().hot_free() {
+                self.hot_lap(lp);
+            }
+            return;
+        }
+        // SAFETY: forwarded from the caller.
+        unsafe { self.give_to_magazines(lp, frame, key) }
+    }
+
+    /// [`give_cached`](FramePool::give_cached) past a full hot slot, out of
+    /// line so that the hot path stays small enough to inline everywhere.
+    ///
+    /// # Safety
+    /// As [`FramePool::give_cached`].
+    #[inline(never)]
+    unsafe fn give_to_magazines(&'static self, lp: &LocalPool, frame: Frame, key: ClassKey) {
+        if frame.class == HEAP || frame.class == OVERFLOW {
+            // SAFETY: forwarded from the caller.
+            return unsafe { self.give_back_slow(frame, key) };
+        }
+        let class = frame.class as usize & CLASS_MASK;
+        // SAFETY: a short borrow of this thread's state, see `local_pool`.
+        let st = unsafe { &mut *lp.state.get() };
+        bump(&lp.counters().frees, 1);
+        // SAFETY: the caller gives us the frame, a free frame of `class`.
+        if let Some(spill) = unsafe { st.mags[class].push(frame.ptr) } {
+            lp.watch_closely(st);
+            lp.sync_cap(st);
+            st.mags[class].restock(lp.spill(class, spill));
+        }
+    }
+
+    /// # Safety
+    /// As [`FramePool::give_frame`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn give_back_slow(&'static self, frame: Frame, key: ClassKey) {
+        if frame.class == OVERFLOW {
+            // SAFETY: forwarded from the caller.
+            return unsafe { self.give_overflow(frame.ptr, key) };
+        }
+        let idx = self.register();
+        let shared = self.shared();
+        let local = local_pool_or_insert(idx, shared).map(|lp| {
+            // SAFETY: see `local_pool`.
+            let lp = unsafe { lp.as_ref() };
+            if frame.class == HEAP {
+                let c = lp.counters();
+                bump(&c.frees, 1);
+                bump(&c.heap_frees, 1);
+                bump(&c.bytes_out, key.size() as u64);
+                // SAFETY: a heap frame was allocated alone with `key`'s layout.
+                unsafe { heap_free(frame.ptr, key) };
+                return;
+            }
+            // SAFETY: this thread's cache for the pool; the caller gives us a
+            // free pooled frame of it.
+            unsafe { self.give_cached(lp, frame, key) };
+        });
+        if local.is_none() {
+            // SAFETY: forwarded from the caller.
+            unsafe { shared.give_back_orphan(frame, key) };
+        }
+    }
+}

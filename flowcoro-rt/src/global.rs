@@ -1,0 +1,59 @@
+//! Every pool: the list a pool joins on its first use, and what reads it,
+//! `pools()`, `report()` and `trim_all()`.
+
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+
+use crate::budget;
+use crate::local::NEAR;
+use crate::pool::FramePool;
+use crate::stats::{PoolStats, Report};
+
+static POOLS: Mutex<Vec<&'static FramePool>> = Mutex::new(Vec::new());
+
+/// Every pool used so far, in the order they were first used.
+pub(crate) fn all() -> Vec<&'static FramePool> {
+    POOLS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+}
+
+impl FramePool {
+    /// Registers the pool in the global list on first use; returns its
+    /// index there, plus one.
+    pub(crate) fn register(&'static self) -> usize {
+        let idx = self.index.load(Ordering::Acquire);
+        if idx != 0 {
+            return idx;
+        }
+        let shared = self.shared();
+        let mut all = POOLS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let idx = self.index.load(Ordering::Acquire);
+        if idx != 0 {
+            return idx;
+        }
+        all.push(self);
+        budget::join(shared);
+        let idx = all.len();
+        self.index.store(idx, Ordering::Release);
+        if idx < NEAR {
+            self.near.store(idx, Ordering::Release);
+        }
+        idx
+    }
+}
+
+/// Every pool used so far, sorted by name.
+pub fn pools() -> Vec<PoolStats> {
+    let mut stats: Vec<PoolStats> = all().iter().map(|p| p.stats()).collect();
+    stats.sort_by(|a, b| a.name.cmp(b.name));
+    stats
+}
+
+/// Every pool's stats, as a value whose `Display` is a readable table.
+pub fn report() -> Report {
+    Report { pools: pools() }
+}
+
+/// [`FramePool::trim`] on every pool; returns the bytes released.
+pub fn trim_all() -> usize {
+    all().iter().map(|p| p.trim()).sum()
+}

@@ -1,0 +1,122 @@
+//! Idle memory that gives itself back: the decay tick a thread keeps on its
+//! fast path, the look at the clock it leads to, the decay step of a pool
+//! and the pass over every pool, which also enforces the idle budget.
+//!
+//! No thread of ours and no clock read per call: a thread ticks at the end
+//! of each lap of frees into a pool's hot slot, or every [`decay::TICK`]
+//! reuses from its magazines (see `decay.rs` for the intervals).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use crate::budget;
+use crate::decay;
+use crate::global;
+use crate::local::{LocalPool, LocalState};
+use crate::pool::FramePool;
+use crate::sync::Ordering::Relaxed;
+
+/// When the last pass over every pool ran, in [`decay::millis`].
+static LAST_PASS: AtomicU64 = AtomicU64::new(0);
+
+impl FramePool {
+    /// The end of a lap of this thread's hot-slot frees: a look at the clock,
+    /// and the next lap, as long as the interval the look chose.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn hot_lap(&'static self, lp: &LocalPool) {
+        // SAFETY: a short borrow of this thread's state, see `local_pool`.
+        let st = unsafe { &mut *lp.state.get() };
+        st.since_tick = 0;
+        // The next lap first, as long as the interval so far: the look
+        // below sets the one after it, and if it unwinds the count goes on.
+        lp.counters().hot_lap(st.tick_interval);
+        self.look(lp, st);
+    }
+
+    /// Every [`decay::TICK`] reuses from a thread's magazines: once
+    /// `st.tick_interval` calls have passed since the last look, a look.
+    pub(crate) fn tick(&'static self, lp: &LocalPool, st: &mut LocalState) {
+        st.since_tick += decay::TICK;
+        if st.since_tick < st.tick_interval {
+            return;
+        }
+        st.since_tick = 0;
+        self.look(lp, st);
+    }
+
+    /// A look at the clock (unless this thread looked very recently), the
+    /// next interval between looks, and maybe a decay step, after which this
+    /// thread's magazines shrink to what the pool's decayed peak calls for
+    /// (the owner gives back its own cache: no other thread touches it).
+    /// Runs with no frame in flight, or with one held by an unwind guard.
+    fn look(&'static self, lp: &LocalPool, st: &mut LocalState) {
+        #[cfg(all(test, not(loom)))]
+        hooks::inject("look");
+        let (next, now) = decay::tick(st.tick_interval);
+        st.tick_interval = next;
+        let Some(now) = now else {
+            return;
+        };
+        let shared = self.shared();
+        shared.decay_step(now);
+        lp.sync_cap(st);
+        if st.high == i64::MAX && shared.threads.load(Relaxed) == 1 {
+            // The other threads are gone: the peak can be exact again.
+            st.high = i64::MIN;
+        }
+        let ms = decay::millis(now);
+        let last = LAST_PASS.load(Ordering::Relaxed);
+        if ms.saturating_sub(last) >= decay::PASS.as_millis() as u64
+            && LAST_PASS.compare_exchange(last, ms, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        {
+            decay_pass(now);
+        }
+    }
+}
+
+/// A decay step on every pool (for the pools that see no traffic), then the
+/// idle budget re-counted and enforced.
+fn decay_pass(now: Instant) {
+    for pool in global::all() {
+        if let Some(shared) = pool.shared_if_used() {
+            shared.decay_step(now);
+        }
+    }
+    if budget::limited() {
+        budget::recount();
+        budget::enforce();
+    }
+}
+
+/// Test-only places where a test can make the pool's own code panic, to
+/// check that nothing it holds is stranded.
+#[cfg(all(test, not(loom)))]
+pub(crate) mod hooks {
+    use core::cell::Cell;
+
+    thread_local! {
+        /// A place in the pool's code (see [`inject`]) where the next pass
+        /// on this thread panics.
+        static PANIC_AT: Cell<Option<&'static str>> = const { Cell::new(None) };
+    }
+
+    /// Panics here if a test asked for it (once).
+    pub(crate) fn inject(site: &'static str) {
+        if PANIC_AT.with(|at| at.get() == Some(site)) {
+            PANIC_AT.with(|at| at.set(None));
+            panic!("injected panic at {site}");
+        }
+    }
+
+    /// Runs `f` with a panic injected at `site`.
+    pub(crate) fn with_panic_at<R>(
+        site: &'static str,
+        f: impl FnOnce() -> R,
+    ) -> std::thread::Result<R> {
+        PANIC_AT.with(|at| at.set(Some(site)));
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        PANIC_AT.with(|at| at.set(None));
+        out
+    }
+}

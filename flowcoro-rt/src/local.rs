@@ -1,0 +1,395 @@
+//! One thread's cache of one pool, and the thread-local tables that find it:
+//! per class, the hot frame and two magazines, the keys the thread has seen,
+//! its decay tick and its level for the peak; created on the thread's first
+//! call of the pool and handed back to the depot when the thread exits.
+
+use core::cell::{Cell, UnsafeCell};
+use core::ptr::NonNull;
+
+use crate::decay;
+use crate::frame::{CLASSES, free_list};
+use crate::freelist::{List, Magazines};
+use crate::hot::Seen;
+use crate::layout::ClassKey;
+use crate::shared::Shared;
+use crate::stats::Counters;
+use crate::sync::{Ordering::Relaxed, bump};
+
+/// Keys a thread remembers per pool before it asks the shared class table.
+const SEEN: usize = 8;
+
+/// A size-class redirect that no key has.
+const NO_REDIRECT: u8 = u8::MAX;
+
+/// One thread's caches for one pool.
+///
+/// Other threads read `seen` (through the registry) while the owner works,
+/// so the owner never borrows the whole struct mutably: only `state`,
+/// through its `UnsafeCell`, for the span of one pool operation.
+pub(crate) struct LocalPool {
+    pub(crate) shared: &'static Shared,
+    /// The counters and hot slots, which other threads read to count.
+    pub(crate) seen: Seen,
+    pub(crate) state: UnsafeCell<LocalState>,
+}
+
+/// What only the owning thread touches.
+pub(crate) struct LocalState {
+    /// Keys this thread asked for, and the class serving each.
+    pub(crate) keys: [(u64, u8); SEEN],
+    /// Keys this pool has no class for, and the size-class pool serving
+    /// each (its index among the size-class pools).
+    redirects: [(u64, u8); SEEN],
+    pub(crate) mags: [Magazines; CLASSES],
+    /// Calls between two looks at the clock: a power of two from
+    /// [`decay::TICK`] to [`decay::MAX_TICK`], back to the least on every
+    /// slow-path event. Also the length of a lap of hot-slot frees.
+    pub(crate) tick_interval: u64,
+    /// Magazine reuses since the last look, counted in steps of
+    /// [`decay::TICK`].
+    pub(crate) since_tick: u64,
+    /// The highest [`level`] this thread reached with its hot slots empty,
+    /// while it is the pool's only thread: a take that passes it may be a
+    /// new peak of the pool (see [`LocalPool::check_high`]). `i64::MAX`
+    /// while other threads use the pool, `i64::MIN` to start watching.
+    pub(crate) high: i64,
+}
+
+impl LocalState {
+    #[inline(always)]
+    pub(crate) fn lookup(&self, key: ClassKey) -> Option<usize> {
+        self.keys.iter().find(|(k, _)| *k == key.bits()).map(|&(_, c)| c as usize)
+    }
+
+    pub(crate) fn remember(&mut self, key: ClassKey, class: usize) {
+        if self.lookup(key).is_some() {
+            return;
+        }
+        if let Some(slot) = self.keys.iter_mut().find(|(k, _)| *k == ClassKey::EMPTY) {
+            *slot = (key.bits(), class as u8);
+        }
+    }
+
+    /// The size-class pool (by index) this thread sent `key` to, if any.
+    pub(crate) fn redirect(&self, key: ClassKey) -> Option<usize> {
+        self.redirects
+            .iter()
+            .find(|&&(k, to)| k == key.bits() && to != NO_REDIRECT)
+            .map(|&(_, to)| usize::from(to))
+    }
+
+    pub(crate) fn remember_redirect(&mut self, key: ClassKey, to: usize) {
+        if self.redirect(key).is_some() {
+            return;
+        }
+        if let Some(slot) = self.redirects.iter_mut().find(|(k, _)| *k == ClassKey::EMPTY) {
+            *slot = (key.bits(), u8::try_from(to).unwrap_or(NO_REDIRECT));
+        }
+    }
+}
+
+/// A thread's level for a pool: the frames it took minus the frames it gave
+/// back, counting the frames in its hot slots as taken (they are, for the
+/// counters: a hot-slot reuse is counted by the free that filled the slot).
+/// `reused` is the magazine-reuse count, often already in a register. Its
+/// live count when the hot slots are empty; negative on a thread that frees
+/// more than it takes.
+#[inline(always)]
+pub(crate) fn level(c: &Counters, reused: u64) -> i64 {
+    let taken =
+        reused.wrapping_add(c.fresh.load(Relaxed)).wrapping_add(c.heap_fallbacks.load(Relaxed));
+    taken.wrapping_sub(c.frees.load(Relaxed)) as i64
+}
+
+impl LocalPool {
+    /// A leaked, boxed cache, registered with the pool's stats.
+    fn boxed(shared: &'static Shared) -> NonNull<LocalPool> {
+        let cap = shared.thread_cap.load(Relaxed);
+        let lp = Box::new(LocalPool {
+            shared,
+            seen: Seen::new(shared.settings.magazine() > 0),
+            state: UnsafeCell::new(LocalState {
+                keys: [(ClassKey::EMPTY, 0); SEEN],
+                redirects: [(ClassKey::EMPTY, NO_REDIRECT); SEEN],
+                tick_interval: decay::TICK,
+                since_tick: 0,
+                high: i64::MIN,
+                mags: core::array::from_fn(|_| Magazines::new(cap)),
+            }),
+        });
+        let lp = NonNull::from(Box::leak(lp));
+        // SAFETY: just leaked, alive until `retire`, which unregisters it
+        // first.
+        shared.register(NonNull::from(&unsafe { lp.as_ref() }.seen));
+        lp
+    }
+
+    /// This thread's counters.
+    #[inline(always)]
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.seen.counters
+    }
+
+    /// Looks at the clock again within [`decay::TICK`] calls, whichever path
+    /// they take (owning thread only): traffic may be changing.
+    pub(crate) fn watch_closely(&self, st: &mut LocalState) {
+        st.tick_interval = decay::TICK;
+        self.counters().shorten_hot_lap(decay::TICK);
+    }
+
+    /// Empties the hot slot of `class` (owning thread only), into a list.
+    pub(crate) fn drain_hot(&self, class: usize) -> List {
+        let mut list = List::new();
+        let hot = &self.seen.hot[class];
+        if !hot.holds_frame() {
+            return list;
+        }
+        // The frame leaves without a reuse: count its free as an ordinary
+        // one, so that the frees into hot slots minus their frames stay the
+        // reuses. Three words change: one step for readers.
+        let counters = self.counters();
+        let frame = counters.write(|| {
+            counters.unhot_one();
+            bump(&counters.frees, 1);
+            hot.take()
+        });
+        if let Some(frame) = frame {
+            // SAFETY: a free frame of `class` that the slot owned.
+            unsafe { list.push(frame) };
+        }
+        list
+    }
+
+    /// Sends a full magazine to the depot, or to the allocator past
+    /// `max_idle`. Returns an empty container for the next spill.
+    pub(crate) fn spill(&self, class: usize, batch: List) -> List {
+        let limit = self.shared.idle_limit.load(Relaxed) as usize;
+        match self.shared.depot_push(class, batch, limit) {
+            Ok(empty) => empty,
+            Err(mut batch) => {
+                let (frames, bytes) = free_list(&mut batch, self.shared.key(class));
+                self.counters().release(frames, bytes);
+                batch
+            }
+        }
+    }
+
+    /// Puts the free frames of `list` (of `class`) in this thread's
+    /// magazines, spilling as they fill.
+    pub(crate) fn cache_list(&self, st: &mut LocalState, class: usize, mut list: List) {
+        while let Some(p) = list.pop() {
+            // SAFETY: a free frame of `class`, handed over by the list.
+            if let Some(spill) = unsafe { st.mags[class].push(p) } {
+                st.mags[class].restock(self.spill(class, spill));
+            }
+        }
+    }
+
+    /// Sets this thread's magazines to the size the pool's recent peak
+    /// calls for, and gives back what they hold beyond it.
+    pub(crate) fn sync_cap(&self, st: &mut LocalState) {
+        let cap = self.shared.thread_cap.load(Relaxed);
+        for class in 0..CLASSES {
+            if let Some(excess) = st.mags[class].set_cap(cap) {
+                drop(self.spill(class, excess));
+            }
+        }
+    }
+
+    /// This thread's level has passed its highest (or its hot slots hold
+    /// frames at its highest): makes the peak exact for a pool used from one
+    /// thread. Empties the hot slots into the magazines, so that the level is
+    /// the thread's live count and no later hot-slot reuse can pass it
+    /// unseen, then records a new high as the pool's peak (`true`). With
+    /// other threads on the pool, stops watching (the peak is then a lower
+    /// bound, sampled as the pool grows).
+    ///
+    /// Why no reuse from a hot slot needs the check: the slot's frame was
+    /// freed at a level one higher than the reuse brings back, and any take
+    /// from the magazines that reaches this thread's highest while a hot
+    /// slot holds a frame passes `high` (the level counts that frame), which
+    /// empties the slots here.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn check_high(&self, st: &mut LocalState) -> bool {
+        if self.shared.threads.load(Relaxed) != 1 {
+            st.high = i64::MAX;
+            return false;
+        }
+        for class in 0..CLASSES {
+            let hot = self.drain_hot(class);
+            if !hot.is_empty() {
+                self.cache_list(st, class, hot);
+            }
+        }
+        let live = level(self.counters(), self.counters().reused.load(Relaxed));
+        if live <= st.high {
+            return false;
+        }
+        st.high = live;
+        self.shared.observe_peak();
+        true
+    }
+
+    /// Frees what this thread's cache holds (owning thread only): its part
+    /// of `trim`. Returns the frames and bytes.
+    pub(crate) fn free_cached(&self) -> (u64, u64) {
+        // SAFETY: a short borrow of this thread's state, see `local_pool`.
+        let st = unsafe { &mut *self.state.get() };
+        let (mut frames, mut bytes) = (0, 0);
+        for class in 0..CLASSES {
+            let hot = self.drain_hot(class);
+            for mut list in st.mags[class].drain().into_iter().chain([hot]) {
+                if !list.is_empty() {
+                    let (f, b) = free_list(&mut list, self.shared.key(class));
+                    frames += f;
+                    bytes += b;
+                }
+            }
+        }
+        (frames, bytes)
+    }
+
+    /// Thread exit: hands the cached frames to the depot and the counters to
+    /// the pool's retired totals, then frees the cache.
+    ///
+    /// # Safety
+    /// `lp` came from [`LocalPool::boxed`] and is used by no one else, now
+    /// or later, but the registry.
+    unsafe fn retire(lp: NonNull<LocalPool>) {
+        {
+            // SAFETY: alive until freed below; shared, as the registry may be
+            // reading the counters.
+            let this = unsafe { lp.as_ref() };
+            // SAFETY: no one else touches the state any more.
+            let st = unsafe { &mut *this.state.get() };
+            for class in 0..CLASSES {
+                let hot = this.drain_hot(class);
+                for list in st.mags[class].drain().into_iter().chain([hot]) {
+                    if !list.is_empty() {
+                        drop(this.spill(class, list));
+                    }
+                }
+            }
+            this.shared.unregister(NonNull::from(&this.seen));
+        }
+        // SAFETY: unregistered, so this is the only pointer left to a box
+        // leaked by `boxed`.
+        drop(unsafe { Box::from_raw(lp.as_ptr()) });
+    }
+}
+
+/// The fast view of this thread's caches: a plain array of `LocalPool`
+/// pointers indexed by pool, in a thread-local that needs no destructor, so
+/// reaching it is one `fs`-relative load with no liveness check.
+///
+/// The array is owned by [`Owner`], whose destructor retires the caches at
+/// thread exit and marks the table dead; a pool call after that (from another
+/// thread-local's destructor) takes the slow path and goes to the depot.
+struct Table {
+    ptr: Cell<*const *mut LocalPool>,
+    len: Cell<usize>,
+    dead: Cell<bool>,
+}
+
+/// Owns this thread's caches; dropped at thread exit.
+struct Owner {
+    pools: UnsafeCell<Vec<*mut LocalPool>>,
+}
+
+thread_local! {
+    static TABLE: Table = const {
+        Table { ptr: Cell::new(core::ptr::null()), len: Cell::new(0), dead: Cell::new(false) }
+    };
+    static OWNER: Owner = const { Owner { pools: UnsafeCell::new(Vec::new()) } };
+    /// The first pools' entries of `Table`, again, at fixed places: reaching
+    /// one costs a single thread-local load, with no length to check.
+    static NEAR_TABLE: [Cell<*mut LocalPool>; NEAR] =
+        const { [const { Cell::new(core::ptr::null_mut()) }; NEAR] };
+}
+
+/// Pools registered below this index are in the near table.
+pub(crate) const NEAR: usize = 64;
+const _: () = assert!(NEAR.is_power_of_two());
+
+/// This thread's cache for the pool whose `near` index is `near` (`0`: none):
+/// [`local_pool`] in one load.
+#[inline(always)]
+pub(crate) fn near_pool(near: usize) -> Option<NonNull<LocalPool>> {
+    // Entry 0 is never set: no pool has index 0.
+    NEAR_TABLE.with(|t| NonNull::new(t[near & (NEAR - 1)].get()))
+}
+
+/// This thread's cache for the pool at registry index `idx` (`0`: none yet).
+///
+/// The caller may turn the pointer into a `&mut` for as long as it runs no
+/// user code and does not call back into the pool: every use is such a short
+/// borrow on the owning thread, so two never overlap.
+#[inline(always)]
+pub(crate) fn local_pool(idx: usize) -> Option<NonNull<LocalPool>> {
+    TABLE.with(|t| {
+        if idx < t.len.get() {
+            // SAFETY: `ptr` and `len` describe `Owner`'s vector, which only
+            // `local_pool_or_insert` changes, and it updates both.
+            NonNull::new(unsafe { *t.ptr.get().add(idx) })
+        } else {
+            None
+        }
+    })
+}
+
+/// This thread's cache for the pool at registry index `idx`, whose shared
+/// part is `shared`, created on first use; `None` once the thread is
+/// tearing down its thread-locals.
+pub(crate) fn local_pool_or_insert(
+    idx: usize,
+    shared: &'static Shared,
+) -> Option<NonNull<LocalPool>> {
+    if let Some(lp) = local_pool(idx) {
+        return Some(lp);
+    }
+    if TABLE.with(|t| t.dead.get()) {
+        return None;
+    }
+    OWNER
+        .try_with(|owner| {
+            // SAFETY: no other borrow of the vector is alive: only this
+            // function and `Owner::drop` touch it, neither re-entrantly.
+            let pools = unsafe { &mut *owner.pools.get() };
+            // Indexed by registry index; entry 0 (no pool) stays null.
+            if pools.len() <= idx {
+                pools.resize(idx + 1, core::ptr::null_mut());
+            }
+            if pools[idx].is_null() {
+                pools[idx] = LocalPool::boxed(shared).as_ptr();
+                if idx < NEAR {
+                    NEAR_TABLE.with(|t| t[idx].set(pools[idx]));
+                }
+            }
+            TABLE.with(|t| {
+                t.ptr.set(pools.as_ptr());
+                t.len.set(pools.len());
+            });
+            NonNull::new(pools[idx])
+        })
+        .ok()
+        .flatten()
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        TABLE.with(|t| {
+            t.len.set(0);
+            t.ptr.set(core::ptr::null());
+            t.dead.set(true);
+        });
+        NEAR_TABLE.with(|t| t.iter().for_each(|lp| lp.set(core::ptr::null_mut())));
+        for lp in self.pools.get_mut().drain(..) {
+            if let Some(lp) = NonNull::new(lp) {
+                // SAFETY: the table no longer lists it, and it came from
+                // `LocalPool::boxed`.
+                unsafe { LocalPool::retire(lp) };
+            }
+        }
+    }
+}

@@ -1,0 +1,513 @@
+//! The part of a pool every thread shares, built on first use: its layout
+//! classes, a depot of free magazines per class, the registry of the
+//! threads that cache its frames (for the stats) with what exited threads
+//! left, the bounds on idle frames its recent peak sets, and the paths of
+//! frames taken or given back on a thread whose cache is already gone.
+
+use core::ptr::NonNull;
+use std::time::Instant;
+
+use crate::budget;
+use crate::decay;
+use crate::depot::Depot;
+use crate::frame::{CLASSES, Frame, HEAP, free_list, fresh_alloc, heap_alloc, heap_free};
+use crate::freelist::List;
+use crate::hot::Seen;
+use crate::layout::ClassKey;
+use crate::stats::{PoolStats, Totals};
+use crate::sync::{AtomicU64, AtomicUsize, Mutex, Ordering::Relaxed, lock};
+
+/// Frames per magazine: a thread exchanges this many with the depot at once.
+pub const MAGAZINE: usize = if cfg!(miri) { 4 } else { 32 };
+
+/// `max_idle` unset: the pool tunes its idle bound itself.
+pub(crate) const SELF_TUNED: usize = usize::MAX;
+
+/// What a pool is declared with, and the bounds that follow from it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Settings {
+    pub(crate) max_idle: usize,
+    pub(crate) prewarm: usize,
+}
+
+impl Settings {
+    /// Frames per magazine for this pool at most: [`MAGAZINE`], or fewer
+    /// under a small `max_idle`.
+    pub(crate) fn magazine(self) -> usize {
+        MAGAZINE.min(self.max_idle / 2)
+    }
+
+    /// The least idle bound, whatever the recent traffic.
+    pub(crate) fn idle_floor(self) -> u64 {
+        self.prewarm.min(self.max_idle) as u64
+    }
+
+    /// The magazine size a thread uses for a recent peak of `peak` live
+    /// frames: a thread then keeps at most `2 × cap + 1` frames per class,
+    /// about what one peak's worth of calls frees. A pool whose calls never
+    /// overlap much keeps few frames in each thread, however many threads
+    /// free them.
+    pub(crate) fn thread_cap(self, peak: u64) -> usize {
+        let want = peak.max(self.idle_floor()).div_ceil(2);
+        let most = self.magazine();
+        usize::try_from(want).unwrap_or(usize::MAX).clamp(most.min(1), most)
+    }
+
+    /// The depot bound for a recent peak of `peak` live frames: enough for
+    /// the peak to come back from cache, plus the magazine that frames freed
+    /// on another thread travel in; never above `max_idle`.
+    pub(crate) fn tuned_limit(self, peak: u64) -> u64 {
+        let in_transit = self.thread_cap(peak) as u64;
+        peak.saturating_add(in_transit).max(self.idle_floor()).min(self.max_idle as u64)
+    }
+}
+
+/// The part of a pool all threads share.
+///
+/// Aligned apart from the pool's header: its locks are written on every
+/// depot exchange, and the header (`near`, `first`) is read on every call of
+/// every thread.
+#[repr(align(128))]
+pub(crate) struct Shared {
+    pub(crate) settings: Settings,
+    /// Class keys, set once each under the registry lock.
+    classes: [AtomicU64; CLASSES],
+    depots: [Depot; CLASSES],
+    pub(crate) registry: Mutex<Registry>,
+    /// The largest key served outside the classes (allocated alone, or by
+    /// a size-class pool), for `frame_size`.
+    largest_other: AtomicU64,
+    /// Frames each depot may hold now: `max_idle`, or the self-tuned bound.
+    pub(crate) idle_limit: AtomicU64,
+    /// Frames per magazine in each thread's cache now, from the recent peak.
+    pub(crate) thread_cap: AtomicUsize,
+    /// Threads with a cache for this pool (registered, not exited): the
+    /// peak is exact while there is one.
+    pub(crate) threads: AtomicUsize,
+}
+
+#[derive(Default)]
+pub(crate) struct Registry {
+    /// One entry per thread that has used the pool and not exited.
+    threads: Vec<ThreadRef>,
+    /// What exited threads, trims and orphan frees counted.
+    pub(crate) retired: Totals,
+    peak: u64,
+    /// The remembered recent peak, and when it was seen.
+    tuned_peak: u64,
+    tuned_at: Option<Instant>,
+    last_decay: Option<Instant>,
+    prewarmed: bool,
+}
+
+impl Registry {
+    /// Takes `live` at `now` into the remembered peak; returns the peak as
+    /// it stands after decay.
+    fn remember_peak(&mut self, live: u64, now: Instant) -> u64 {
+        let remembered = self.tuned_at.map_or(0, |at| decay::decayed(self.tuned_peak, at, now));
+        if live >= remembered {
+            self.tuned_peak = live;
+            self.tuned_at = Some(now);
+            live
+        } else {
+            remembered
+        }
+    }
+}
+
+/// A registered thread's counters and hot slots, with the figures the last
+/// snapshot of them showed (a snapshot of a running thread can read a
+/// moment behind: the registry never reports less than it did).
+struct ThreadRef {
+    seen: NonNull<Seen>,
+    floor: Totals,
+}
+
+// SAFETY: other threads only read the counters and hot slots, which are
+// atomics; and the pointer stays valid while it is in the registry: a
+// thread's cache leaves the registry (`Shared::unregister`, under the
+// registry lock) before it is freed.
+unsafe impl Send for ThreadRef {}
+
+impl ThreadRef {
+    /// The thread's figures, never below the last snapshot's, and as read.
+    fn snapshot(&mut self) -> (Totals, Totals) {
+        // SAFETY: valid while registered (see the `Send` impl); only called
+        // with the registry lock held; a shared reference to atomics the
+        // owner writes through shared references too.
+        let read = unsafe { self.seen.as_ref() }.snapshot();
+        self.floor = read.at_least(&self.floor);
+        (self.floor, read)
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(settings: Settings) -> Shared {
+        let shared = Shared {
+            settings,
+            classes: core::array::from_fn(|_| AtomicU64::new(ClassKey::EMPTY)),
+            depots: core::array::from_fn(|_| Depot::new()),
+            registry: Mutex::new(Registry::default()),
+            largest_other: AtomicU64::new(0),
+            idle_limit: AtomicU64::new(settings.tuned_limit(0)),
+            thread_cap: AtomicUsize::new(settings.thread_cap(0)),
+            threads: AtomicUsize::new(0),
+        };
+        debug_assert!(shared.settings.thread_cap(0) <= MAGAZINE);
+        shared
+    }
+
+    pub(crate) fn key(&self, class: usize) -> ClassKey {
+        let bits = self.classes[class].load(Relaxed);
+        debug_assert_ne!(bits, ClassKey::EMPTY);
+        ClassKey::from_bits(bits)
+    }
+
+    /// The class that serves `key`, assigning a free one on first sight;
+    /// `None` when the frame must be served elsewhere.
+    pub(crate) fn class_for(&self, key: ClassKey) -> Option<usize> {
+        if !key.poolable() {
+            return None;
+        }
+        if let Some(i) = self.classes.iter().position(|k| k.load(Relaxed) == key.bits()) {
+            return Some(i);
+        }
+        let _reg = lock(&self.registry);
+        for (i, k) in self.classes.iter().enumerate() {
+            let bits = k.load(Relaxed);
+            if bits == key.bits() {
+                return Some(i);
+            }
+            if bits == ClassKey::EMPTY {
+                k.store(key.bits(), Relaxed);
+                return Some(i);
+            }
+        }
+        // Every class is taken: share the smallest one that holds the frame
+        // without wasting more than half of it.
+        self.classes
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (i, ClassKey::from_bits(k.load(Relaxed))))
+            .filter(|(_, k)| k.fits(key) && k.size() <= 2 * key.size())
+            .min_by_key(|(_, k)| k.size())
+            .map(|(i, _)| i)
+    }
+
+    /// Notes a layout served outside the classes, for `frame_size`.
+    pub(crate) fn note_other(&self, key: ClassKey) {
+        if self.largest_other.load(Relaxed) < key.bits() {
+            self.largest_other.fetch_max(key.bits(), Relaxed);
+        }
+    }
+
+    /// A thread's new cache joins the registry; returns how many threads
+    /// cache the pool now.
+    pub(crate) fn register(&self, seen: NonNull<Seen>) {
+        let mut reg = lock(&self.registry);
+        reg.threads.push(ThreadRef { seen, floor: Totals::default() });
+        self.threads.store(reg.threads.len(), Relaxed);
+    }
+
+    /// A thread's cache leaves the registry (its thread exits), its counters
+    /// kept in the retired totals. After this, nothing reads `seen` again.
+    pub(crate) fn unregister(&self, seen: NonNull<Seen>) {
+        let mut reg = lock(&self.registry);
+        // SAFETY: still valid: the caller frees it after this returns.
+        let last = unsafe { seen.as_ref() }.snapshot();
+        reg.retired.add(&last);
+        reg.threads.retain(|t| t.seen != seen);
+        self.threads.store(reg.threads.len(), Relaxed);
+    }
+
+    /// Adds what a trim, an orphan path or prewarming counted.
+    pub(crate) fn retire(&self, totals: &Totals) {
+        lock(&self.registry).retired.add(totals);
+    }
+
+    /// What every thread has done, as far as the registry can tell: the
+    /// retired totals plus a snapshot of each registered thread, each figure
+    /// kept from going below an earlier snapshot's; and the live count as
+    /// read now (never above the real one, unlike a difference of figures
+    /// kept at different times).
+    fn totals(reg: &mut Registry) -> (Totals, u64) {
+        let mut kept = reg.retired;
+        let mut now = reg.retired;
+        for thread in &mut reg.threads {
+            let (floor, read) = thread.snapshot();
+            kept.add(&floor);
+            now.add(&read);
+        }
+        (kept, now.live())
+    }
+
+    /// Records the live count as a candidate peak: when the pool grows, and
+    /// when a thread alone on the pool passes its highest level.
+    pub(crate) fn observe_peak(&self) {
+        let mut reg = lock(&self.registry);
+        let (_, live) = Self::totals(&mut reg);
+        reg.peak = reg.peak.max(live);
+        // A slow path already (it just called the allocator, or passed a
+        // high), so reading the clock here costs little.
+        reg.remember_peak(live, Instant::now());
+        // A pool that grows keeps room for its new peak when the frames come
+        // back; decay takes it down again once the peak is past. A maximum,
+        // so that no other writer's bound is lost (decay lowers them under
+        // the registry lock, which is held here too).
+        self.idle_limit.fetch_max(self.settings.tuned_limit(live), Relaxed);
+        self.thread_cap.fetch_max(self.settings.thread_cap(live), Relaxed);
+    }
+
+    /// Sets the idle bounds from the recent peak and gives the depot's
+    /// excess back to the allocator. At most one step every [`decay::STEP`].
+    pub(crate) fn decay_step(&self, now: Instant) {
+        let mut reg = lock(&self.registry);
+        if reg.last_decay.is_some_and(|last| now.saturating_duration_since(last) < decay::STEP) {
+            return;
+        }
+        reg.last_decay = Some(now);
+        let (_, live) = Self::totals(&mut reg);
+        let peak = reg.remember_peak(live, now);
+        let limit = self.settings.tuned_limit(peak);
+        self.idle_limit.store(limit, Relaxed);
+        self.thread_cap.store(self.settings.thread_cap(peak), Relaxed);
+        drop(reg);
+        let freed = self.shrink_depots(limit);
+        if freed.released > 0 {
+            self.retire(&Totals { decayed: freed.released, ..freed });
+        }
+    }
+
+    /// Reserves the `prewarm` frames of `class`, once.
+    pub(crate) fn prewarm_once(&self, class: usize) {
+        {
+            let mut reg = lock(&self.registry);
+            if reg.prewarmed {
+                return;
+            }
+            reg.prewarmed = true;
+        }
+        let key = self.key(class);
+        let mut kept = Totals::default();
+        let mut left = self.settings.idle_floor() as usize;
+        while left > 0 {
+            let n = left.min(MAGAZINE);
+            let mut batch = List::new();
+            for _ in 0..n {
+                // SAFETY: a fresh frame of `class`, ours alone.
+                unsafe { batch.push(fresh_alloc(key)) };
+            }
+            kept.prewarmed += n as u64;
+            kept.bytes_in += (n * key.size()) as u64;
+            // The floor keeps them: with no limit the depot takes every batch.
+            self.depot_put_back(class, batch);
+            left -= n;
+        }
+        self.retire(&kept);
+    }
+
+    /// Hands a batch to the depot of `class` if it stays within `limit`
+    /// frames and the idle budget; otherwise gives it back. Over budget, a
+    /// pool past its fair share gives back at once; one under it keeps the
+    /// batch and the largest holders make room.
+    pub(crate) fn depot_push(&self, class: usize, batch: List, limit: usize) -> Result<List, List> {
+        if batch.is_empty() {
+            return Ok(batch);
+        }
+        let bytes = (batch.len() * self.key(class).size()) as u64;
+        if limit != usize::MAX && budget::would_pass(bytes) {
+            if self.depot_bytes() + bytes > budget::fair_share() {
+                return Err(batch);
+            }
+            let empty = self.depots[class].push(batch, limit)?;
+            budget::added(bytes);
+            budget::enforce();
+            return Ok(empty);
+        }
+        let empty = self.depots[class].push(batch, limit)?;
+        budget::added(bytes);
+        Ok(empty)
+    }
+
+    /// Puts a batch in the depot whatever its limit: frames taken from it a
+    /// moment ago (they fitted), or reserved by prewarming (the floor).
+    pub(crate) fn depot_put_back(&self, class: usize, batch: List) {
+        if let Ok(empty) = self.depot_push(class, batch, usize::MAX) {
+            self.depots[class].put_empty(empty);
+        }
+    }
+
+    /// [`depot_pop`](Shared::depot_pop) for a thread's empty cache, which
+    /// hands over its surplus container in the same lock.
+    pub(crate) fn depot_refill(&self, class: usize, surplus: List) -> Option<List> {
+        let batch = self.depots[class].exchange(surplus)?;
+        self.took(class, &batch);
+        Some(batch)
+    }
+
+    /// Takes a batch from the depot of `class`.
+    pub(crate) fn depot_pop(&self, class: usize) -> Option<List> {
+        let batch = self.depots[class].pop()?;
+        self.took(class, &batch);
+        Some(batch)
+    }
+
+    /// Accounts for `batch`, just taken from the depot.
+    fn took(&self, class: usize, batch: &List) {
+        if budget::limited() {
+            budget::taken((batch.len() * self.key(class).size()) as u64);
+        }
+    }
+
+    /// Bytes held in this pool's depots.
+    fn depot_bytes(&self) -> u64 {
+        (0..CLASSES)
+            .filter(|&c| self.classes[c].load(Relaxed) != ClassKey::EMPTY)
+            .map(|c| (self.depots[c].frames() * self.key(c).size()) as u64)
+            .sum()
+    }
+
+    /// Frees depot frames until each class holds at most `limit`; returns
+    /// what was freed (see [`Depot::shrink`]).
+    pub(crate) fn shrink_depots(&self, limit: u64) -> Totals {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let mut freed = Totals::default();
+        for class in 0..CLASSES {
+            if self.classes[class].load(Relaxed) == ClassKey::EMPTY {
+                continue;
+            }
+            let key = self.key(class);
+            self.depots[class].shrink(limit, |mut doomed| {
+                self.took(class, &doomed);
+                let (frames, bytes) = free_list(&mut doomed, key);
+                freed.released += frames;
+                freed.bytes_out += bytes;
+            });
+        }
+        freed
+    }
+
+    /// Frees the depots' frames, class by class: `trim`.
+    pub(crate) fn empty_depots(&self) -> Totals {
+        let mut freed = self.shrink_depots(0);
+        freed.trimmed = freed.released;
+        freed
+    }
+
+    pub(crate) fn stats(&self, name: &'static str) -> PoolStats {
+        let mut reg = lock(&self.registry);
+        let (t, live) = Self::totals(&mut reg);
+        reg.peak = reg.peak.max(live);
+        let mut s = PoolStats::empty(name);
+        let other = self.largest_other.load(Relaxed);
+        let keys = self.classes.iter().map(|k| k.load(Relaxed)).chain([other]);
+        for k in keys.filter(|&b| b != ClassKey::EMPTY) {
+            let k = ClassKey::from_bits(k);
+            s.frame_size = s.frame_size.max(k.size());
+            s.frame_align = s.frame_align.max(k.align());
+        }
+        s.allocations = t.allocations;
+        s.reused = t.reused;
+        s.fresh = t.fresh;
+        s.heap_fallbacks = t.heap_fallbacks;
+        s.overflow = t.overflow;
+        s.live = t.live();
+        s.peak_live = reg.peak;
+        s.idle = t.idle();
+        s.reserved_bytes = t.bytes_in.saturating_sub(t.bytes_out);
+        s.decayed = t.decayed;
+        s.trimmed = t.trimmed;
+        s
+    }
+
+    /// Takes a frame on a thread whose cache is already gone (a future built
+    /// by another thread-local's destructor). Slow and rare: counted under
+    /// the registry lock.
+    pub(crate) fn take_orphan(&self, key: ClassKey, class: Option<usize>) -> Frame {
+        let mut t = Totals { allocations: 1, ..Totals::default() };
+        let frame = match class {
+            None => {
+                t.heap_fallbacks = 1;
+                t.bytes_in = key.size() as u64;
+                self.note_other(key);
+                heap_alloc(key)
+            }
+            Some(class) => {
+                let reused = self.depot_pop(class).and_then(|mut batch| {
+                    let p = batch.pop();
+                    self.depot_put_back(class, batch);
+                    p
+                });
+                let ptr = match reused {
+                    Some(p) => {
+                        t.reused = 1;
+                        p
+                    }
+                    None => {
+                        let ckey = self.key(class);
+                        t.fresh = 1;
+                        t.bytes_in = ckey.size() as u64;
+                        fresh_alloc(ckey)
+                    }
+                };
+                Frame { ptr, class: class as u8 }
+            }
+        };
+        self.retire(&t);
+        frame
+    }
+
+    /// Gives a frame back on a thread whose cache is already gone.
+    ///
+    /// # Safety
+    /// `frame` came from a take of `key` on this pool, class included, and
+    /// no longer holds a value.
+    pub(crate) unsafe fn give_back_orphan(&self, frame: Frame, key: ClassKey) {
+        let mut t = Totals { frees: 1, ..Totals::default() };
+        if frame.class == HEAP {
+            t.heap_frees = 1;
+            t.bytes_out = key.size() as u64;
+            // SAFETY: a heap frame was allocated alone with `key`'s layout.
+            unsafe { heap_free(frame.ptr, key) };
+        } else {
+            let class = frame.class as usize;
+            let mut one = List::new();
+            // SAFETY: the caller gives us this free frame of `class`.
+            unsafe { one.push(frame.ptr) };
+            // No thread cache holds it: the depot may keep it up to the pool's
+            // bound; past that it is freed.
+            let limit = (self.idle_limit.load(Relaxed) as usize).min(self.settings.max_idle);
+            if let Err(mut one) = self.depot_push(class, one, limit) {
+                let (frames, bytes) = free_list(&mut one, self.key(class));
+                t.released = frames;
+                t.bytes_out = bytes;
+            }
+        }
+        self.retire(&t);
+    }
+}
+
+impl budget::Holder for Shared {
+    fn depot_bytes(&self) -> u64 {
+        Shared::depot_bytes(self)
+    }
+
+    fn give_back_to(&self, target: u64) {
+        let mut freed = Totals::default();
+        for class in 0..CLASSES {
+            if self.classes[class].load(Relaxed) == ClassKey::EMPTY {
+                continue;
+            }
+            let key = self.key(class);
+            while Shared::depot_bytes(self) > target {
+                let Some(mut batch) = self.depot_pop(class) else { break };
+                let (frames, bytes) = free_list(&mut batch, key);
+                freed.released += frames;
+                freed.bytes_out += bytes;
+            }
+        }
+        if freed.released > 0 {
+            self.retire(&Totals { decayed: freed.released, ..freed });
+        }
+    }
+}

@@ -1,0 +1,390 @@
+//! A frame's way out of its pool, from the cheapest place to the dearest:
+//! the thread's hot slot (inline, for the pool's first layout), the other
+//! hot slots and the magazines, a magazine from the depot, a size-class
+//! pool for a layout past the pool's classes, new memory. Each take counts
+//! itself in the thread's counters, or is counted by the free that filled
+//! the hot slot it came from.
+
+use core::ptr::NonNull;
+use std::sync::atomic::Ordering;
+
+use crate::decay;
+use crate::frame::{CLASS_MASK, Frame, OVERFLOW, fresh_alloc, heap_alloc};
+use crate::give::Unwritten;
+use crate::layout::ClassKey;
+use crate::local::{LocalPool, LocalState, level, local_pool, local_pool_or_insert, near_pool};
+use crate::pool::FramePool;
+use crate::size_class::{sc_key, size_class};
+use crate::stats::Totals;
+use crate::sync::{Ordering::Relaxed, Ordering::Release, bump};
+
+impl FramePool {
+    /// Takes a frame for `key`: the fast path. A layout past this pool's
+    /// classes is served by a shared size-class pool ([`OVERFLOW`]), and
+    /// counted here.
+    #[inline(always)]
+    pub(crate) fn take_frame(&'static self, key: ClassKey) -> Frame {
+        // The pool's first layout, a non-generic fn's only one, is class 0:
+        // its hot frame is the whole inline path. The others, and the
+        // magazines, are one call away.
+        if self.first.load(Ordering::Relaxed) == key.bits() {
+            if let Some(lp) = near_pool(self.near.load(Ordering::Relaxed)) {
+                // SAFETY: see `local_pool`.
+                if let Some(ptr) = unsafe { lp.as_ref() }.seen.hot[0].take() {
+                    // Counted by the free that filled the slot.
+                    return Frame { ptr, class: 0 };
+                }
+            }
+        }
+        // SAFETY: `take_other` returns a tagged frame.
+        unsafe { Frame::from_tagged(self.take_other(key)) }
+    }
+
+    /// [`take_frame`](FramePool::take_frame) past the hot slot of the first
+    /// layout: a pool past the near table, a layout other than the first one
+    /// this thread asked for (a generic fn's), the magazines, or an empty
+    /// cache. Returns the frame [`tagged`](Frame::tagged).
+    #[inline(never)]
+    fn take_other(&'static self, key: ClassKey) -> NonNull<u8> {
+        if let Some(lp) = local_pool(self.index.load(Ordering::Relaxed)) {
+            // SAFETY: see `local_pool`.
+            let lp = unsafe { lp.as_ref() };
+            // SAFETY: a short borrow of this thread's state, see `local_pool`.
+            let st = unsafe { &mut *lp.state.get() };
+            if let Some(class) = st.lookup(key) {
+                if let Some(frame) = self.take_cached(lp, st, class, key) {
+                    return frame.tagged();
+                }
+            }
+        }
+        self.take_slow(key).tagged()
+    }
+
+    /// A cached frame of `class` from this thread's `lp`: the hot frame, or
+    /// one from the magazines.
+    #[inline]
+    fn take_cached(
+        &'static self,
+        lp: &LocalPool,
+        st: &mut LocalState,
+        class: usize,
+        key: ClassKey,
+    ) -> Option<Frame> {
+        let class = class & CLASS_MASK;
+        if let Some(ptr) = lp.seen.hot[class].take() {
+            // Counted by the free that filled the slot.
+            return Some(Frame { ptr, class: class as u8 });
+        }
+        let ptr = st.mags[class].pop()?;
+        let c = lp.counters();
+        let reused = c.reused.load(Relaxed).wrapping_add(1);
+        c.reused.store(reused, Release);
+        let frame = Frame { ptr, class: class as u8 };
+        // A constant mask on a value already in a register (the adaptive
+        // interval is counted in `tick`, off this path), and this thread's
+        // level against its highest (see `LocalState::high`).
+        if reused % decay::TICK == 0 || level(c, reused) > st.high {
+            self.after_reuse(lp, st, frame, key, reused);
+        }
+        Some(frame)
+    }
+
+    /// The rare work after a reuse from the magazines: the decay tick, and a
+    /// new high of this thread's level. Holds the taken frame meanwhile: if
+    /// anything here unwinds, the frame goes back to the pool.
+    #[cold]
+    #[inline(never)]
+    fn after_reuse(
+        &'static self,
+        lp: &LocalPool,
+        st: &mut LocalState,
+        frame: Frame,
+        key: ClassKey,
+        reused: u64,
+    ) {
+        let held = Unwritten { pool: self, frame, key };
+        if reused % decay::TICK == 0 {
+            self.tick(lp, st);
+        }
+        lp.check_high(st);
+        core::mem::forget(held);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn take_slow(&'static self, key: ClassKey) -> Frame {
+        let idx = self.register();
+        let shared = self.shared();
+        let redirected = local_pool(idx).and_then(|lp| {
+            // SAFETY: see `local_pool`.
+            let lp = unsafe { lp.as_ref() };
+            // SAFETY: a short borrow of this thread's state, see `local_pool`.
+            unsafe { &*lp.state.get() }.redirect(key)
+        });
+        if let Some(to) = redirected {
+            return self.take_overflow(idx, size_class(to), key);
+        }
+        let class = shared.class_for(key);
+        if class.is_none() {
+            if let Some((to, sc)) = self.overflow_pool(key) {
+                if let Some(lp) = local_pool_or_insert(idx, shared) {
+                    // SAFETY: see `local_pool`.
+                    let lp = unsafe { lp.as_ref() };
+                    // SAFETY: a short borrow of this thread's state.
+                    unsafe { &mut *lp.state.get() }.remember_redirect(key, to);
+                }
+                shared.note_other(key);
+                return self.take_overflow(idx, sc, key);
+            }
+        }
+        let local = local_pool_or_insert(idx, shared).map(|lp| {
+            // SAFETY: see `local_pool`.
+            let lp = unsafe { lp.as_ref() };
+            // SAFETY: a short borrow of this thread's state, see `local_pool`.
+            let st = unsafe { &mut *lp.state.get() };
+            let c = lp.counters();
+            let Some(class) = class else {
+                bump(&c.heap_fallbacks, 1);
+                bump(&c.bytes_in, key.size() as u64);
+                shared.note_other(key);
+                let frame = heap_alloc(key);
+                self.check_high_holding(lp, st, frame, key);
+                return frame;
+            };
+            st.remember(key, class);
+            // Class 0's own layout (not one that shares it) takes the inline
+            // path from now on. Written once: every call of every thread
+            // reads the line.
+            if class == 0
+                && self.first.load(Ordering::Relaxed) != key.bits()
+                && shared.key(0) == key
+            {
+                self.first.store(key.bits(), Ordering::Relaxed);
+            }
+            // A slow take (refill or new memory): traffic may be changing,
+            // watch the clock closely again, and size the magazines anew.
+            lp.watch_closely(st);
+            lp.sync_cap(st);
+            if self.settings.prewarm > 0 {
+                shared.prewarm_once(class);
+            }
+            if let Some(frame) = self.take_cached(lp, st, class, key) {
+                return frame;
+            }
+            let mags = &mut st.mags[class];
+            let refilled = shared.depot_refill(class, mags.surplus()).and_then(|batch| {
+                mags.load(batch);
+                mags.pop()
+            });
+            if let Some(ptr) = refilled {
+                bump(&c.reused, 1);
+                let frame = Frame { ptr, class: class as u8 };
+                self.check_high_holding(lp, st, frame, key);
+                return frame;
+            }
+            let ckey = shared.key(class);
+            bump(&c.fresh, 1);
+            bump(&c.bytes_in, ckey.size() as u64);
+            let frame = Frame { ptr: fresh_alloc(ckey), class: class as u8 };
+            let held = Unwritten { pool: self, frame, key };
+            if !lp.check_high(st) {
+                shared.observe_peak();
+            }
+            core::mem::forget(held);
+            frame
+        });
+        match local {
+            Some(frame) => frame,
+            None => shared.take_orphan(key, class),
+        }
+    }
+
+    /// Takes a frame for `key` from the size-class pool `sc`, and counts the
+    /// call in this pool as well: as a reuse or new memory, as `sc` served it.
+    fn take_overflow(&'static self, idx: usize, sc: &'static FramePool, key: ClassKey) -> Frame {
+        let shared = self.shared();
+        let sc_fresh = || {
+            local_pool(sc.index.load(Ordering::Relaxed)).map_or(0, |lp| {
+                // SAFETY: see `local_pool`.
+                let c = unsafe { lp.as_ref() }.counters();
+                c.fresh.load(Relaxed) + c.heap_fallbacks.load(Relaxed)
+            })
+        };
+        let before = sc_fresh();
+        let frame = sc.take_frame(sc_key(key));
+        let fresh = sc_fresh() != before;
+        let frame = Frame { ptr: frame.ptr, class: OVERFLOW };
+        match local_pool_or_insert(idx, shared) {
+            Some(lp) => {
+                // SAFETY: see `local_pool`.
+                let lp = unsafe { lp.as_ref() };
+                let c = lp.counters();
+                bump(&c.overflow, 1);
+                if fresh {
+                    bump(&c.fresh, 1);
+                    bump(&c.overflow_fresh, 1);
+                } else {
+                    bump(&c.reused, 1);
+                }
+                // SAFETY: a short borrow of this thread's state.
+                self.check_high_holding(lp, unsafe { &mut *lp.state.get() }, frame, key);
+            }
+            None => {
+                let t = Totals {
+                    allocations: 1,
+                    overflow: 1,
+                    fresh: u64::from(fresh),
+                    overflow_fresh: u64::from(fresh),
+                    reused: u64::from(!fresh),
+                    ..Totals::default()
+                };
+                shared.retire(&t);
+            }
+        }
+        frame
+    }
+
+    /// [`LocalPool::check_high`] after a slow take, holding the taken frame:
+    /// if anything unwinds, it goes back.
+    fn check_high_holding(
+        &'static self,
+        lp: &LocalPool,
+        st: &mut LocalState,
+        frame: Frame,
+        key: ClassKey,
+    ) {
+        if level(lp.counters(), lp.counters().reused.load(Relaxed)) > st.high {
+            let held = Unwritten { pool: self, frame, key };
+            lp.check_high(st);
+            core::mem::forget(held);
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::atomic::Ordering as StdOrdering;
+
+    use crate::decay;
+    use crate::layout::{ClassKey, KeyOf};
+    use crate::lifecycle::hooks::with_panic_at;
+    use crate::local::local_pool;
+    use crate::pool::FramePool;
+    use crate::shared::MAGAZINE;
+    use crate::sync::Ordering::Relaxed;
+
+    #[test]
+    fn a_panic_in_a_decay_look_while_a_frame_is_taken_gives_it_back() {
+        static POOL: FramePool = FramePool::new("pool::tests::look_panic");
+        // Fill the magazines, then take from them until a tick falls due
+        // inside a take from the magazines.
+        let warm: Vec<_> = (0..2 * MAGAZINE + 1).map(|i| POOL.alloc(async move { i })).collect();
+        drop(warm);
+        let mut held = Vec::new();
+        let mut panicked = 0;
+        for i in 0..2 * MAGAZINE {
+            match with_panic_at("look", || POOL.alloc(async move { i })) {
+                Ok(h) => held.push(h),
+                Err(_) => panicked += 1,
+            }
+        }
+        assert_eq!(panicked, 1, "a look ran inside a take");
+        drop(held);
+        let s = POOL.stats();
+        assert_eq!(s.live, 0, "the frame taken before the panic came back: {s:?}");
+        assert_eq!(s.allocations, (2 * MAGAZINE + 1) as u64 + 2 * MAGAZINE as u64 - 1 + 1, "{s:?}");
+        POOL.trim();
+        assert_eq!(POOL.stats().reserved_bytes, 0);
+    }
+
+    fn seen_keys(pool: &'static FramePool) -> Vec<u64> {
+        let lp = local_pool(pool.index.load(StdOrdering::Acquire)).expect("this thread's cache");
+        // SAFETY: a short shared borrow on this thread; no pool call runs
+        // while it lives.
+        let st = unsafe { &*lp.as_ref().state.get() };
+        st.keys.iter().map(|&(k, _)| k).filter(|&k| k != ClassKey::EMPTY).collect()
+    }
+
+    #[test]
+    fn slow_takes_remember_a_layout_once() {
+        static POOL: FramePool = FramePool::new("pool::tests::remember");
+        // Every one of these takes the slow path (new memory each time).
+        let small: Vec<_> = (0..20).map(|i| POOL.alloc(async move { i })).collect();
+        let large: Vec<_> = (0..20).map(|_| POOL.alloc(std::future::ready([0u8; 300]))).collect();
+        let keys = seen_keys(&POOL);
+        assert_eq!(keys.len(), 2, "one entry per layout, not per slow take: {keys:?}");
+        drop((small, large));
+    }
+
+    #[test]
+    fn a_layout_sharing_class_0_keeps_the_first_and_comes_back_to_it() {
+        static POOL: FramePool = FramePool::new("pool::tests::share_first");
+        let first = KeyOf::<std::future::Ready<[u8; 500]>>::KEY;
+        drop(POOL.alloc(std::future::ready([0u8; 500])));
+        assert_eq!(POOL.first.load(StdOrdering::Relaxed), first.bits());
+        // Seven more layouts fill the classes ...
+        drop(POOL.alloc(std::future::ready([0u8; 1000])));
+        drop(POOL.alloc(std::future::ready([0u8; 2000])));
+        drop(POOL.alloc(std::future::ready([0u8; 3000])));
+        drop(POOL.alloc(std::future::ready([0u8; 4000])));
+        drop(POOL.alloc(std::future::ready([0u8; 5000])));
+        drop(POOL.alloc(std::future::ready([0u8; 6000])));
+        drop(POOL.alloc(std::future::ready([0u8; 7000])));
+        // ... and a smaller one then shares class 0.
+        let shared = KeyOf::<std::future::Ready<[u8; 300]>>::KEY;
+        assert_eq!(POOL.class_of(shared), 0);
+        for round in 0..3 {
+            let handles: Vec<_> =
+                (0..5).map(|_| POOL.alloc(std::future::ready([0u8; 300]))).collect();
+            // Freed on another thread too: it finds the class by the key.
+            if round == 1 {
+                std::thread::spawn(move || drop(handles)).join().unwrap();
+            } else {
+                drop(handles);
+            }
+        }
+        // Class 0 is still known by its own layout, the only one inline.
+        assert_eq!(POOL.first.load(StdOrdering::Relaxed), first.bits());
+        let s = POOL.stats();
+        assert_eq!((s.live, s.heap_fallbacks), (0, 0), "{s:?}");
+        // The 15 frames of the shared layout came from class 0's frames:
+        // new memory only beyond the one class 0 had, and for the others.
+        assert_eq!(s.allocations, 8 + 15);
+        assert_eq!(s.fresh, 8 + 4, "{s:?}");
+    }
+
+    fn tick_state(pool: &'static FramePool) -> (u64, u64) {
+        let lp = local_pool(pool.index.load(StdOrdering::Acquire)).expect("this thread's cache");
+        // SAFETY: as in `seen_keys`.
+        let lp = unsafe { lp.as_ref() };
+        // SAFETY: as in `seen_keys`.
+        let interval = unsafe { &*lp.state.get() }.tick_interval;
+        (interval, lp.counters().hot_left.load(Relaxed))
+    }
+
+    #[test]
+    fn busy_laps_grow_and_a_burst_shortens_them_without_losing_counts() {
+        static POOL: FramePool = FramePool::new("pool::tests::laps");
+        let rounds = if cfg!(miri) { 200 } else { 100_000 };
+        for i in 0..rounds {
+            drop(POOL.alloc(async move { i }));
+        }
+        let (interval, left) = tick_state(&POOL);
+        assert!(left <= interval, "a lap is never longer than the interval: {left} > {interval}");
+        // Under Miri the clock is too slow to call these ticks close.
+        assert!(interval == decay::MAX_TICK || cfg!(miri), "a busy thread's laps grow: {interval}");
+        // A burst spills to the depot: the next look comes within a few calls.
+        let burst: Vec<_> = (0..3 * MAGAZINE).map(|i| POOL.alloc(async move { i })).collect();
+        drop(burst);
+        let (interval, left) = tick_state(&POOL);
+        assert_eq!(interval, decay::TICK);
+        assert!(left <= decay::TICK, "the lap ends within a tick: {left}");
+        let stats = POOL.stats();
+        assert_eq!(stats.allocations, (rounds + 3 * MAGAZINE) as u64);
+        assert_eq!(stats.live, 0);
+        // New memory for the first call and the burst past its hot frame;
+        // every other call reused, counted through laps of every length.
+        assert_eq!(stats.fresh, 3 * MAGAZINE as u64, "{stats:?}");
+        assert_eq!(stats.reused, rounds as u64, "{stats:?}");
+    }
+}
