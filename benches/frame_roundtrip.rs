@@ -6,6 +6,14 @@
 //! The future is built in its slot, as `#[pooled]` builds it
 //! (`alloc_with(|| future)`); `Box::pin(future)` builds it on the stack and
 //! moves it, which is what boxed code pays.
+//!
+//! Two rows tell what the others leave out. `pooled_fn_not_inlined` is the
+//! round trip through a `#[pooled]` fn that is not inlined into its caller,
+//! as a call across crates is, beside `box_pin_system_not_inlined`, the same
+//! for a fn that boxes. `floor`, across threads, is the physical cost of the
+//! hand-off: slots allocated once and cycled between the two threads in the
+//! same batches, the producer writing each future, the consumer dropping it;
+//! no pool can do better.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::collections::VecDeque;
@@ -68,6 +76,37 @@ impl<F> Drop for MiBox<F> {
     }
 }
 
+/// The leaf behind a call, per size, as user code reaches it: a `#[pooled]`
+/// fn inlined into its caller, the same fn out of line, and an out-of-line
+/// fn that boxes.
+macro_rules! through_fns {
+    ($($n:literal => $inlined:ident, $not_inlined:ident, $boxed:ident;)*) => {$(
+        #[flowcoro::pooled]
+        #[inline]
+        async fn $inlined(seed: u8) -> u8 {
+            leaf::<$n>(seed).await
+        }
+
+        #[flowcoro::pooled]
+        #[inline(never)]
+        async fn $not_inlined(seed: u8) -> u8 {
+            leaf::<$n>(seed).await
+        }
+
+        #[inline(never)]
+        fn $boxed(seed: u8) -> Pin<Box<impl Future<Output = u8>>> {
+            Box::pin(async move { leaf::<$n>(seed).await })
+        }
+    )*};
+}
+
+through_fns! {
+    64 => fn_64, fn_64_out, boxed_64_out;
+    1024 => fn_1024, fn_1024_out, boxed_1024_out;
+    4096 => fn_4096, fn_4096_out, boxed_4096_out;
+    16384 => fn_16384, fn_16384_out, boxed_16384_out;
+}
+
 macro_rules! sizes {
     ($m:ident) => {
         $m!(64);
@@ -81,20 +120,32 @@ fn one_thread(c: &mut Criterion) {
     let mut g = c.benchmark_group("frame_roundtrip");
     g.throughput(Throughput::Elements(1));
     macro_rules! bench {
-        ($n:literal) => {{
+        ($n:literal, $inlined:ident, $not_inlined:ident, $boxed:ident) => {{
             static POOL: FramePool = FramePool::new(concat!("bench::roundtrip_", $n));
             g.bench_function(BenchmarkId::new("pooled", $n), |b| {
                 b.iter(|| drop(black_box(POOL.alloc_with(|| leaf::<$n>(black_box(1))))))
             });
+            g.bench_function(BenchmarkId::new("pooled_fn", $n), |b| {
+                b.iter(|| drop(black_box($inlined(black_box(1)))))
+            });
+            g.bench_function(BenchmarkId::new("pooled_fn_not_inlined", $n), |b| {
+                b.iter(|| drop(black_box($not_inlined(black_box(1)))))
+            });
             g.bench_function(BenchmarkId::new("box_pin_system", $n), |b| {
                 b.iter(|| drop(black_box(Box::pin(leaf::<$n>(black_box(1))))))
+            });
+            g.bench_function(BenchmarkId::new("box_pin_system_not_inlined", $n), |b| {
+                b.iter(|| drop(black_box($boxed(black_box(1)))))
             });
             g.bench_function(BenchmarkId::new("box_pin_mimalloc", $n), |b| {
                 b.iter(|| drop(black_box(MiBox::pin(leaf::<$n>(black_box(1))))))
             });
         }};
     }
-    sizes!(bench);
+    bench!(64, fn_64, fn_64_out, boxed_64_out);
+    bench!(1024, fn_1024, fn_1024_out, boxed_1024_out);
+    bench!(4096, fn_4096, fn_4096_out, boxed_4096_out);
+    bench!(16384, fn_16384, fn_16384_out, boxed_16384_out);
     g.finish();
 }
 
@@ -140,6 +191,10 @@ impl<T> Handoff<T> {
 /// A thread that drops whatever batches it is handed, as a work-stealing
 /// executor's other worker would. It lives for a whole benchmark, like a
 /// runtime's workers, so its cache is warm as theirs would be.
+///
+/// A batch is emptied by `consume`: cleared (every future dropped, and its
+/// memory freed by whatever owns it), or, for the floor, every slot's future
+/// dropped in place and the slot sent back full of nothing.
 struct Dropper<T: Send + 'static> {
     /// Full batches, for the dropping thread.
     full: Arc<Handoff<T>>,
@@ -154,9 +209,14 @@ const IN_FLIGHT: usize = 6;
 
 impl<T: Send + 'static> Dropper<T> {
     fn new() -> Self {
+        Self::with(|| Vec::with_capacity(BATCH), Vec::clear)
+    }
+
+    /// A dropper whose batches start as `batch()` and are emptied by `consume`.
+    fn with(batch: impl Fn() -> Vec<T>, consume: fn(&mut Vec<T>)) -> Self {
         let (full, empty) = (Arc::new(Handoff::new()), Arc::new(Handoff::new()));
         for _ in 0..IN_FLIGHT {
-            empty.push(Vec::with_capacity(BATCH));
+            empty.push(batch());
         }
         let stop = Arc::new(AtomicBool::new(false));
         let (from_producer, to_producer, stopped) = (full.clone(), empty.clone(), stop.clone());
@@ -164,7 +224,7 @@ impl<T: Send + 'static> Dropper<T> {
             while !stopped.load(Ordering::Relaxed) {
                 match from_producer.try_pop() {
                     Some(mut batch) => {
-                        batch.clear(); // drops every future here
+                        consume(&mut batch); // drops every future here
                         to_producer.push(batch);
                     }
                     None => std::hint::spin_loop(),
@@ -177,12 +237,18 @@ impl<T: Send + 'static> Dropper<T> {
     /// Creates `iters` futures here, in batches, and has them dropped there;
     /// times the whole flow, until the last batch is dropped.
     fn run(&self, iters: u64, make: impl Fn() -> T) -> Duration {
+        self.run_filling(iters, |batch, n| batch.extend((0..n).map(|_| make())))
+    }
+
+    /// [`run`](Dropper::run), with `fill(batch, n)` putting `n` futures in
+    /// each batch.
+    fn run_filling(&self, iters: u64, mut fill: impl FnMut(&mut Vec<T>, usize)) -> Duration {
         let start = Instant::now();
         let mut left = iters as usize;
         while left > 0 {
             let mut batch = self.empty.pop();
             let n = left.min(BATCH);
-            batch.extend((0..n).map(|_| make()));
+            fill(&mut batch, n);
             left -= n;
             self.full.push(batch);
         }
@@ -205,12 +271,44 @@ impl<T: Send + 'static> Drop for Dropper<T> {
     }
 }
 
+/// A batch of slots for the floor: allocated once, each big enough for the
+/// future `make` builds, and empty.
+fn floor_batch<F>(make: fn() -> F) -> impl Fn() -> Vec<Box<Option<F>>> {
+    move || {
+        (0..BATCH)
+            .map(|_| {
+                let mut slot = Box::new(Some(make()));
+                *slot = None;
+                slot
+            })
+            .collect()
+    }
+}
+
+/// The floor's consumer: drops each slot's future where it lies and keeps
+/// the slot, to be sent back.
+fn drop_in_slots<F>(batch: &mut Vec<Box<Option<F>>>) {
+    for slot in batch {
+        **slot = None;
+    }
+}
+
 fn cross_thread(c: &mut Criterion) {
     let mut g = c.benchmark_group("frame_roundtrip_cross_thread");
     g.throughput(Throughput::Elements(1));
     macro_rules! bench {
         ($n:literal) => {{
             static POOL: FramePool = FramePool::new(concat!("bench::cross_", $n));
+            g.bench_function(BenchmarkId::new("floor", $n), |b| {
+                let d = Dropper::with(floor_batch(|| leaf::<$n>(0)), drop_in_slots);
+                b.iter_custom(|iters| {
+                    d.run_filling(iters, |batch, n| {
+                        for slot in &mut batch[..n] {
+                            **slot = Some(leaf::<$n>(black_box(1)));
+                        }
+                    })
+                })
+            });
             g.bench_function(BenchmarkId::new("pooled", $n), |b| {
                 let d = Dropper::new();
                 b.iter_custom(|iters| d.run(iters, || POOL.alloc_with(|| leaf::<$n>(black_box(1)))))
