@@ -139,8 +139,8 @@ pub use flowcoro_macros::pool;
 /// ```
 pub use flowcoro_macros::pooled;
 pub use flowcoro_rt::{
-    DECAY_HALF_LIFE, DECAY_HOLD, FramePool, LocalPooledDyn, MAGAZINE, PoolStats, Pooled, PooledDyn,
-    Report, idle_budget, pools, report, set_idle_budget, trim_all,
+    DECAY_HALF_LIFE, DECAY_HOLD, FramePool, LocalPooledDyn, MAGAZINE, MAGAZINE_MAX, PoolStats,
+    Pooled, PooledDyn, Report, idle_budget, pools, report, set_idle_budget, trim_all,
 };
 
 /// What `#[pooled]` expansions name. Not public API.

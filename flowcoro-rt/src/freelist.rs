@@ -83,7 +83,7 @@ impl Magazines {
         Magazines { cur: List::new(), prev: List::new(), spare: List::new(), cap }
     }
 
-    #[cfg(all(test, not(loom)))]
+    /// Frames per magazine.
     pub(crate) fn cap(&self) -> usize {
         self.cap
     }

@@ -198,6 +198,7 @@ impl FramePool {
         // SAFETY: the caller gives us the frame, a free frame of `class`.
         if let Some(spill) = unsafe { st.mags[class].push(frame.ptr) } {
             lp.watch_closely(st);
+            lp.visit_depot(st, true);
             lp.sync_cap(st);
             st.mags[class].restock(lp.spill(class, spill));
         }

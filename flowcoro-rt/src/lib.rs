@@ -62,6 +62,7 @@ mod pooled;
 mod shared;
 mod size_class;
 mod stats;
+mod stream;
 mod sync;
 mod take;
 
@@ -71,7 +72,7 @@ pub use erased::{LocalPooledDyn, PooledDyn};
 pub use global::{pools, report, trim_all};
 pub use pool::FramePool;
 pub use pooled::Pooled;
-pub use shared::MAGAZINE;
+pub use shared::{MAGAZINE, MAGAZINE_MAX};
 pub use stats::{PoolStats, Report};
 
 #[cfg(all(test, loom))]

@@ -11,7 +11,7 @@ use crate::frame::{CLASSES, free_list};
 use crate::freelist::{List, Magazines};
 use crate::hot::Seen;
 use crate::layout::ClassKey;
-use crate::shared::Shared;
+use crate::shared::{MAGAZINE, Shared};
 use crate::stats::Counters;
 use crate::sync::{Ordering::Relaxed, bump};
 
@@ -53,6 +53,13 @@ pub(crate) struct LocalState {
     /// new peak of the pool (see [`LocalPool::check_high`]). `i64::MAX`
     /// while other threads use the pool, `i64::MIN` to start watching.
     pub(crate) high: i64,
+    /// This thread's calls (takes and frees) at its last depot visit, which
+    /// way that went (`true`: a spill), and how many visits in a row went
+    /// the same way, each a magazine after the last: a stream of frames to
+    /// or from another thread.
+    pub(crate) depot_at: u64,
+    pub(crate) depot_spill: bool,
+    pub(crate) depot_run: u32,
 }
 
 impl LocalState {
@@ -107,13 +114,16 @@ impl LocalPool {
         let cap = shared.thread_cap.load(Relaxed);
         let lp = Box::new(LocalPool {
             shared,
-            seen: Seen::new(shared.settings.magazine() > 0),
+            seen: Seen::new(shared.settings.magazine(MAGAZINE) > 0),
             state: UnsafeCell::new(LocalState {
                 keys: [(ClassKey::EMPTY, 0); SEEN],
                 redirects: [(ClassKey::EMPTY, NO_REDIRECT); SEEN],
                 tick_interval: decay::TICK,
                 since_tick: 0,
                 high: i64::MIN,
+                depot_at: 0,
+                depot_spill: false,
+                depot_run: 0,
                 mags: core::array::from_fn(|_| Magazines::new(cap)),
             }),
         });
@@ -189,6 +199,10 @@ impl LocalPool {
     /// calls for, and gives back what they hold beyond it.
     pub(crate) fn sync_cap(&self, st: &mut LocalState) {
         let cap = self.shared.thread_cap.load(Relaxed);
+        // Every class follows the one cap: unchanged, nothing to resize.
+        if st.mags[0].cap() == cap {
+            return;
+        }
         for class in 0..CLASSES {
             if let Some(excess) = st.mags[class].set_cap(cap) {
                 drop(self.spill(class, excess));

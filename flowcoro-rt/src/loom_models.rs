@@ -1,6 +1,7 @@
-//! loom models of the cross-thread parts: the magazine/depot exchange, a
-//! frame freed on another thread than the one that took it, a decay shrink
-//! against a concurrent pop, and the stats of a thread read while it works.
+//! loom models of the cross-thread parts: the magazine/depot exchange (also
+//! with magazines that grow mid-stream), a frame freed on another thread
+//! than the one that took it, a decay shrink against a concurrent pop, and
+//! the stats of a thread read while it works.
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p flowcoro-rt --lib --release`.
 //! Each model counts the executions loom explored and checks that there was
@@ -126,6 +127,68 @@ fn magazines_and_depot_never_lose_or_duplicate_a_frame() {
         let distinct: HashSet<_> = all.iter().copied().collect();
         assert_eq!(all.len(), 4, "every frame accounted for once");
         assert_eq!(distinct.len(), 4);
+        for p in all {
+            // SAFETY: each frame appears once, and no list holds it any more.
+            unsafe { free_slot(p) };
+        }
+    });
+}
+
+#[test]
+fn magazines_that_grow_mid_stream_never_lose_or_duplicate_a_frame() {
+    // A stream of frees on one thread, refills on another, and each grows
+    // its magazines half-way (as `grow_magazines` and `sync_cap` do): the
+    // depot then holds batches of both sizes, and each side takes them as
+    // they come.
+    explore_at_least(2, || {
+        let depot = Arc::new(Depot::new());
+        let frames: Vec<NonNull<u8>> = (0..5).map(|_| new_slot()).collect();
+
+        let d = depot.clone();
+        let mine: Vec<SendPtr> = frames.iter().map(|&p| SendPtr(p)).collect();
+        let freeing = thread::spawn(move || {
+            let mut mags = Magazines::new(1);
+            for (i, SendPtr(p)) in mine.into_iter().enumerate() {
+                if i == 2 {
+                    if let Some(excess) = mags.set_cap(2) {
+                        drop(d.push(excess, usize::MAX).unwrap());
+                    }
+                }
+                // SAFETY: each test frame is handed to exactly one cache.
+                if let Some(spill) = unsafe { mags.push(p) } {
+                    mags.restock(d.push(spill, usize::MAX).unwrap());
+                }
+            }
+            let mut left = Vec::new();
+            for mut l in mags.drain() {
+                while let Some(p) = l.pop() {
+                    left.push(SendPtr(p));
+                }
+            }
+            left
+        });
+
+        let mut taking = Magazines::new(1);
+        let mut taken = Vec::new();
+        for round in 0..2 {
+            if round == 1 {
+                assert!(taking.set_cap(2).is_none(), "an empty cache has no excess");
+            }
+            if let Some(batch) = depot.exchange(taking.surplus()) {
+                taking.load(batch);
+            }
+            while let Some(p) = taking.pop() {
+                taken.push(p);
+            }
+        }
+
+        let left = freeing.join().unwrap();
+        let mut all: Vec<NonNull<u8>> = left.into_iter().map(|SendPtr(p)| p).collect();
+        all.extend(taken);
+        drain_all(&mut taking, &depot, &mut all);
+        let distinct: HashSet<_> = all.iter().copied().collect();
+        assert_eq!(all.len(), 5, "every frame accounted for once");
+        assert_eq!(distinct.len(), 5);
         for p in all {
             // SAFETY: each frame appears once, and no list holds it any more.
             unsafe { free_slot(p) };

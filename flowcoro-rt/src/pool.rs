@@ -44,11 +44,14 @@ use crate::stats::{PoolStats, Totals};
 /// that completes before the next one starts hands its frame over through a
 /// one-frame hot slot (a load and a store each way); for the layout the pool
 /// served first (a non-generic fn's only one) the slot is found with no
-/// lookup. Behind it, magazines are
-/// arrays of frame pointers: every [`MAGAZINE`](crate::MAGAZINE)-th free or allocation of a
-/// thread moves a whole one to or from the pool's depot under a lock, without
-/// touching the frames. A frame freed on another thread than the one that
-/// took it goes into the freeing thread's cache, as any other free.
+/// lookup. Behind it, magazines are arrays of frame pointers: every
+/// [`MAGAZINE`](crate::MAGAZINE)-th free or allocation of a thread moves a
+/// whole one to or from the pool's depot under a lock, without touching the
+/// frames. A frame freed on another thread than the one that took it goes
+/// into the freeing thread's cache, as any other free; where frames stream
+/// from one thread to another (a work-stealing executor's usual case),
+/// magazines grow, doubling up to [`MAGAZINE_MAX`](crate::MAGAZINE_MAX), so
+/// that the depot's lock is taken once per that many frames.
 ///
 /// # Memory
 ///
@@ -70,8 +73,9 @@ use crate::stats::{PoolStats, Totals};
 ///
 /// Each thread keeps, per class, a hot frame and at most two magazines of
 /// `cap` frames on top: `2 × cap + 1` frames, where `cap` is half the recent
-/// peak, at least 1 and at most [`MAGAZINE`](crate::MAGAZINE) (and `max_idle / 2`, the
-/// prewarmed frames counting as a peak). As the peak decays, each thread
+/// peak, at least 1 and at most [`MAGAZINE`](crate::MAGAZINE), or
+/// [`MAGAZINE_MAX`](crate::MAGAZINE_MAX) once frames stream between threads
+/// (and `max_idle / 2`, the prewarmed frames counting as a peak). As the peak decays, each thread
 /// gives back what its cache holds beyond that at its next look at the
 /// clock, so a pool whose calls never overlap much keeps few frames in each
 /// thread however many threads free them. A thread that exits hands its
@@ -130,8 +134,10 @@ impl FramePool {
 
     /// Caps the frames the pool's depot keeps, per layout class, when they
     /// come back; beyond that they are freed. Each thread may cache up to
-    /// `2 × min(MAGAZINE, max_idle / 2) + 1` more per class (two magazines
-    /// and a hot frame; fewer while the recent peak is low). `0` and `1`
+    /// `2 × min(MAGAZINE_MAX, max_idle / 2) + 1` more per class (two
+    /// magazines and a hot frame; `MAGAZINE` instead of `MAGAZINE_MAX`
+    /// unless frames stream between threads, and fewer while the recent
+    /// peak is low). `0` and `1`
     /// free every frame as soon as it comes back. Without it, the bound
     /// follows the pool's recent peak (see [Memory](FramePool#memory)).
     #[must_use]

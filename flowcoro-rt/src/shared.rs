@@ -17,8 +17,16 @@ use crate::layout::ClassKey;
 use crate::stats::{PoolStats, Totals};
 use crate::sync::{AtomicU64, AtomicUsize, Mutex, Ordering::Relaxed, lock};
 
-/// Frames per magazine: a thread exchanges this many with the depot at once.
+/// Frames per magazine, to start with: a thread exchanges this many with the
+/// depot at once.
 pub const MAGAZINE: usize = if cfg!(miri) { 4 } else { 32 };
+
+/// Frames per magazine at most: the size magazines grow to, doubling, in a
+/// pool whose frames stream from one thread to another (each thread then
+/// goes to the depot every magazine, always the same way: Bonwick's
+/// adaptive magazine size, which spares the depot's lock all but one visit
+/// in [`MAGAZINE_MAX`] frames).
+pub const MAGAZINE_MAX: usize = if cfg!(miri) { 16 } else { 256 };
 
 /// `max_idle` unset: the pool tunes its idle bound itself.
 pub(crate) const SELF_TUNED: usize = usize::MAX;
@@ -31,10 +39,10 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
-    /// Frames per magazine for this pool at most: [`MAGAZINE`], or fewer
-    /// under a small `max_idle`.
-    pub(crate) fn magazine(self) -> usize {
-        MAGAZINE.min(self.max_idle / 2)
+    /// Frames per magazine for this pool at most, with magazines grown to
+    /// `grown`: that, or fewer under a small `max_idle`.
+    pub(crate) fn magazine(self, grown: usize) -> usize {
+        grown.min(self.max_idle / 2)
     }
 
     /// The least idle bound, whatever the recent traffic.
@@ -47,17 +55,18 @@ impl Settings {
     /// about what one peak's worth of calls frees. A pool whose calls never
     /// overlap much keeps few frames in each thread, however many threads
     /// free them.
-    pub(crate) fn thread_cap(self, peak: u64) -> usize {
+    /// Magazines are at most `grown` frames (see [`MAGAZINE_MAX`]).
+    pub(crate) fn thread_cap(self, peak: u64, grown: usize) -> usize {
         let want = peak.max(self.idle_floor()).div_ceil(2);
-        let most = self.magazine();
+        let most = self.magazine(grown);
         usize::try_from(want).unwrap_or(usize::MAX).clamp(most.min(1), most)
     }
 
     /// The depot bound for a recent peak of `peak` live frames: enough for
     /// the peak to come back from cache, plus the magazine that frames freed
     /// on another thread travel in; never above `max_idle`.
-    pub(crate) fn tuned_limit(self, peak: u64) -> u64 {
-        let in_transit = self.thread_cap(peak) as u64;
+    pub(crate) fn tuned_limit(self, peak: u64, grown: usize) -> u64 {
+        let in_transit = self.thread_cap(peak, grown) as u64;
         peak.saturating_add(in_transit).max(self.idle_floor()).min(self.max_idle as u64)
     }
 }
@@ -84,6 +93,11 @@ pub(crate) struct Shared {
     /// Threads with a cache for this pool (registered, not exited): the
     /// peak is exact while there is one.
     pub(crate) threads: AtomicUsize,
+    /// Frames per magazine at most, for now: [`MAGAZINE`], doubled at the
+    /// request of a thread whose frames stream to or from another, up to
+    /// [`MAGAZINE_MAX`]. Only grows, under the registry lock; the recent
+    /// peak still sizes each thread's magazines below it.
+    pub(crate) grown: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -149,11 +163,12 @@ impl Shared {
             depots: core::array::from_fn(|_| Depot::new()),
             registry: Mutex::new(Registry::default()),
             largest_other: AtomicU64::new(0),
-            idle_limit: AtomicU64::new(settings.tuned_limit(0)),
-            thread_cap: AtomicUsize::new(settings.thread_cap(0)),
+            idle_limit: AtomicU64::new(settings.tuned_limit(0, MAGAZINE)),
+            thread_cap: AtomicUsize::new(settings.thread_cap(0, MAGAZINE)),
             threads: AtomicUsize::new(0),
+            grown: AtomicUsize::new(MAGAZINE),
         };
-        debug_assert!(shared.settings.thread_cap(0) <= MAGAZINE);
+        debug_assert!(shared.settings.thread_cap(0, MAGAZINE) <= MAGAZINE);
         shared
     }
 
@@ -254,8 +269,28 @@ impl Shared {
         // back; decay takes it down again once the peak is past. A maximum,
         // so that no other writer's bound is lost (decay lowers them under
         // the registry lock, which is held here too).
-        self.idle_limit.fetch_max(self.settings.tuned_limit(live), Relaxed);
-        self.thread_cap.fetch_max(self.settings.thread_cap(live), Relaxed);
+        let grown = self.grown.load(Relaxed);
+        self.idle_limit.fetch_max(self.settings.tuned_limit(live, grown), Relaxed);
+        self.thread_cap.fetch_max(self.settings.thread_cap(live, grown), Relaxed);
+    }
+
+    /// A thread's frames stream to or from another thread through the depot
+    /// in magazines of `cap`: doubles the magazine size (up to
+    /// [`MAGAZINE_MAX`]) and sizes the threads' magazines anew, as far as
+    /// the recent peak allows. The lock is the depot's, once per magazine;
+    /// larger magazines take it less often.
+    #[cold]
+    pub(crate) fn grow_magazines(&self, cap: usize) {
+        let mut reg = lock(&self.registry);
+        let grown = cap.saturating_mul(2).min(MAGAZINE_MAX);
+        if grown <= self.grown.load(Relaxed) {
+            return;
+        }
+        self.grown.store(grown, Relaxed);
+        let (_, live) = Self::totals(&mut reg);
+        let peak = reg.remember_peak(live, Instant::now());
+        self.idle_limit.fetch_max(self.settings.tuned_limit(peak, grown), Relaxed);
+        self.thread_cap.fetch_max(self.settings.thread_cap(peak, grown), Relaxed);
     }
 
     /// Sets the idle bounds from the recent peak and gives the depot's
@@ -268,9 +303,10 @@ impl Shared {
         reg.last_decay = Some(now);
         let (_, live) = Self::totals(&mut reg);
         let peak = reg.remember_peak(live, now);
-        let limit = self.settings.tuned_limit(peak);
+        let grown = self.grown.load(Relaxed);
+        let limit = self.settings.tuned_limit(peak, grown);
         self.idle_limit.store(limit, Relaxed);
-        self.thread_cap.store(self.settings.thread_cap(peak), Relaxed);
+        self.thread_cap.store(self.settings.thread_cap(peak, grown), Relaxed);
         drop(reg);
         let freed = self.shrink_depots(limit);
         if freed.released > 0 {

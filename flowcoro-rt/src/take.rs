@@ -30,14 +30,32 @@ impl FramePool {
         if self.first.load(Ordering::Relaxed) == key.bits() {
             if let Some(lp) = near_pool(self.near.load(Ordering::Relaxed)) {
                 // SAFETY: see `local_pool`.
-                if let Some(ptr) = unsafe { lp.as_ref() }.seen.hot[0].take() {
+                let lp = unsafe { lp.as_ref() };
+                if let Some(ptr) = lp.seen.hot[0].take() {
                     // Counted by the free that filled the slot.
                     return Frame { ptr, class: 0 };
                 }
+                // SAFETY: `take_near` returns a tagged frame.
+                return unsafe { Frame::from_tagged(self.take_near(lp, key)) };
             }
         }
         // SAFETY: `take_other` returns a tagged frame.
         unsafe { Frame::from_tagged(self.take_other(key)) }
+    }
+
+    /// [`take_frame`](FramePool::take_frame) of the first layout past an
+    /// empty hot slot, with this thread's cache `lp` at hand: the
+    /// magazines of class 0, then the slow path. The way a thread that only
+    /// takes (its frames freed by another) takes every frame. Returns the
+    /// frame [`tagged`](Frame::tagged).
+    #[inline(never)]
+    fn take_near(&'static self, lp: &LocalPool, key: ClassKey) -> NonNull<u8> {
+        // SAFETY: a short borrow of this thread's state, see `local_pool`.
+        let st = unsafe { &mut *lp.state.get() };
+        match self.take_cached(lp, st, 0, key) {
+            Some(frame) => frame.tagged(),
+            None => self.take_slow(key).tagged(),
+        }
     }
 
     /// [`take_frame`](FramePool::take_frame) past the hot slot of the first
@@ -172,11 +190,12 @@ impl FramePool {
                 return frame;
             }
             let mags = &mut st.mags[class];
-            let refilled = shared.depot_refill(class, mags.surplus()).and_then(|batch| {
-                mags.load(batch);
-                mags.pop()
-            });
-            if let Some(ptr) = refilled {
+            let refilled = shared.depot_refill(class, mags.surplus()).map(|batch| mags.load(batch));
+            // Noted with the batch in the cache: nothing is lost if it unwinds.
+            if refilled.is_some() {
+                lp.visit_depot(st, false);
+            }
+            if let Some(ptr) = refilled.and_then(|()| st.mags[class].pop()) {
                 bump(&c.reused, 1);
                 let frame = Frame { ptr, class: class as u8 };
                 self.check_high_holding(lp, st, frame, key);
