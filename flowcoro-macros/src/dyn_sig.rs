@@ -11,7 +11,7 @@ use syn::visit_mut::{self, VisitMut};
 use syn::{
     FnArg, GenericArgument, GenericParam, Generics, Ident, Lifetime, LifetimeParam, Pat, PatIdent,
     PathArguments, Receiver, ReturnType, Signature, Token, TraitBound, TraitBoundModifier, Type,
-    TypeImplTrait, TypeParamBound, TypeParen, TypeReference, WherePredicate,
+    TypeImplTrait, TypeParamBound, TypeParen, TypePtr, TypeReference, WherePredicate,
 };
 
 use crate::args::{Config, Within};
@@ -315,7 +315,8 @@ fn unbind_patterns(sig: &mut Signature) {
 }
 
 /// Adds `+ 'pooled` to every `impl Trait` of an argument, parenthesized
-/// where a reference or pointer needs it (`&(impl Tr + 'pooled)`).
+/// where a reference or pointer needs it (`&(impl Tr + 'pooled)`,
+/// `*const (impl Tr + 'pooled)`).
 struct AddLifetimeToImplTrait<'a>(&'a Lifetime);
 
 impl VisitMut for AddLifetimeToImplTrait<'_> {
@@ -325,12 +326,13 @@ impl VisitMut for AddLifetimeToImplTrait<'_> {
     }
 
     fn visit_type_reference_mut(&mut self, ty: &mut TypeReference) {
-        if let Type::ImplTrait(_) = *ty.elem {
-            let elem = std::mem::replace(&mut *ty.elem, Type::Verbatim(TokenStream::new()));
-            *ty.elem =
-                Type::Paren(TypeParen { paren_token: Default::default(), elem: Box::new(elem) });
-        }
+        parenthesize_impl_trait(&mut ty.elem);
         visit_mut::visit_type_reference_mut(self, ty);
+    }
+
+    fn visit_type_ptr_mut(&mut self, ty: &mut TypePtr) {
+        parenthesize_impl_trait(&mut ty.elem);
+        visit_mut::visit_type_ptr_mut(self, ty);
     }
 
     // Bounds inside `Fn(..)` sugar and `for<'a>` binders are their own.
@@ -342,4 +344,12 @@ impl VisitMut for AddLifetimeToImplTrait<'_> {
 
     // An array length's expression is not a type of the signature.
     fn visit_expr_mut(&mut self, _: &mut syn::Expr) {}
+}
+
+/// `impl Tr` → `(impl Tr)`, so the bound added to it stays its own.
+fn parenthesize_impl_trait(elem: &mut Type) {
+    if let Type::ImplTrait(_) = elem {
+        let inner = std::mem::replace(elem, Type::Verbatim(TokenStream::new()));
+        *elem = Type::Paren(TypeParen { paren_token: Default::default(), elem: Box::new(inner) });
+    }
 }

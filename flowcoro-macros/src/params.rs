@@ -51,19 +51,14 @@ pub(crate) fn move_into_frame(inputs: &mut Punctuated<FnArg, Token![,]>) -> Toke
             }
             FnArg::Typed(param) => param,
         };
-        // A reference has no drop glue: when and whether it is moved into
-        // the frame can't be observed, so it is left to the block to capture
-        // if the body uses it (as async-trait does). An unused `_: &T` then
+        // A reference has no drop glue, nor has what a pattern binds out of
+        // one (a borrow, or a copy): when and whether it is moved into the
+        // frame can't be observed, so the parameter stays in the signature
+        // as written and the block captures what the body uses (as
+        // async-trait does). An unused `_: &T` or `(_a, _b): &(T, T)` then
         // takes no room in the frame and asks no `T: Sync` of a `Send`
         // future.
-        let by_ref = matches!(&*param.ty, Type::Reference(_));
-        let uncaptured = by_ref
-            && matches!(
-                &*param.pat,
-                Pat::Ident(PatIdent { by_ref: None, subpat: None, mutability: None, .. })
-                    | Pat::Wild(_)
-            );
-        if uncaptured {
+        if matches!(&*param.ty, Type::Reference(_)) {
             continue;
         }
         let (cfgs, lints, others) = split_attrs(std::mem::take(&mut param.attrs));
@@ -164,12 +159,14 @@ mod tests {
 
     #[test]
     fn parameters_move_in_order() {
-        let mut inputs: Punctuated<FnArg, Token![,]> =
-            parse_quote!(self, mut a: A, (b, _c): (B, C), _: D, ref mut e: E, r: &R, _: &S);
+        let mut inputs: Punctuated<FnArg, Token![,]> = parse_quote!(
+            self, mut a: A, (b, _c): (B, C), _: D, ref mut e: E, r: &R, _: &S, (_p, _q): &(P, Q), mut m: &M
+        );
         let stmts = move_into_frame(&mut inputs).to_string();
         assert_eq!(
             inputs.to_token_stream().to_string(),
-            "self , a : A , __arg2 : (B , C) , __arg3 : D , __arg4 : E , r : & R , _ : & S"
+            "self , a : A , __arg2 : (B , C) , __arg3 : D , __arg4 : E , r : & R , _ : & S , \
+             (_p , _q) : & (P , Q) , mut m : & M"
         );
         let quiet = "# [allow (clippy :: shadow_same , clippy :: redundant_locals , \
                      clippy :: used_underscore_binding , clippy :: no_effect_underscore_binding)]";

@@ -2,7 +2,9 @@
 //! const, `impl Trait`, kept off the vtable with `where Self: Sized`),
 //! default bodies that borrow or hold `self` without a `Sync`/`Send`
 //! supertrait, argument patterns in declarations, an unused `_: &T` that
-//! asks no `T: Sync`, a `#[cfg]` argument, and code naming `'async_trait`.
+//! asks no `T: Sync` (nor does an unused pattern over a reference),
+//! `impl Trait` behind `&` and `*const`, a `#[cfg]` argument, and code
+//! naming `'async_trait`.
 
 use std::fmt::Display;
 use std::rc::Rc;
@@ -71,6 +73,38 @@ impl<T> Check<T> for Always {
     }
 }
 
+// A pattern over a reference binds borrows: what the body leaves unused
+// is not captured either, so again no `T: Sync`.
+#[pooled]
+pub(crate) trait Pick<T> {
+    async fn first(&self, pair: &(T, T)) -> bool;
+}
+
+#[pooled]
+impl<T> Pick<T> for Always {
+    async fn first(&self, (_a, _b): &(T, T)) -> bool {
+        true
+    }
+}
+
+// `impl Trait` behind a pointer or a reference, as arguments (a raw
+// pointer is not `Send`, so these futures aren't either).
+#[pooled(?Send)]
+pub(crate) trait Pointers {
+    async fn by_ref(arg: &impl Display) -> usize;
+    async fn by_ptr(arg: *const impl Display) -> bool;
+}
+
+#[pooled(?Send)]
+impl Pointers for Always {
+    async fn by_ref(arg: &impl Display) -> usize {
+        arg.to_string().len()
+    }
+    async fn by_ptr(arg: *const impl Display) -> bool {
+        arg.is_null()
+    }
+}
+
 #[pooled]
 pub(crate) trait Labelled<T = ()> {
     async fn label(&self) -> &str
@@ -106,5 +140,8 @@ pub(crate) fn main() {
     assert_eq!(block_on(boxed.bumped(1)), 2);
     let rc = Rc::new(1);
     assert!(block_on(assert_send(Always.check(&rc))));
+    assert!(block_on(assert_send(Always.first(&(Rc::new(1), Rc::new(2))))));
+    assert_eq!(block_on(<Always as Pointers>::by_ref(&1234)), 4);
+    assert!(block_on(<Always as Pointers>::by_ptr(std::ptr::null::<u8>())));
     assert_eq!(block_on(Labelled::<u8>::label(&())), "default");
 }
