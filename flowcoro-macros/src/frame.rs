@@ -7,8 +7,8 @@ use quote::{ToTokens, quote, quote_spanned};
 use syn::{Attribute, Block, ReturnType, Signature, Type};
 
 use crate::args::Config;
-use crate::params;
 use crate::support::{braced, private_path};
+use crate::{params, receiver};
 
 /// A pooled body, in pieces.
 pub(crate) struct Frame {
@@ -60,7 +60,7 @@ pub(crate) struct Frame {
 // lints see no `match` there (its source text is the user's block).
 pub(crate) fn frame(
     sig: &mut Signature,
-    block: Block,
+    mut block: Block,
     inner: Vec<Attribute>,
     config: &Config,
 ) -> Frame {
@@ -104,7 +104,11 @@ pub(crate) fn frame(
 
     let user = sig.asyncness.map_or(sig.fn_token.span, |token| token.span);
     sig.asyncness = None;
-    let moves = params::move_into_frame(&mut sig.inputs);
+    let mut moves = params::move_into_frame(&mut sig.inputs);
+    if let Some(renamed) = receiver::rebind_mut_self(&sig.inputs, &mut block) {
+        let self_token = syn::Ident::new("self", renamed.span());
+        moves.extend(quote_spanned!(mixed=> let mut #renamed = #self_token;));
+    }
 
     let brace = block.brace_token.span.join();
     let open = block.brace_token.span.open();

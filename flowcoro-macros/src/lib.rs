@@ -25,6 +25,7 @@ mod impl_block;
 mod lifetimes;
 mod method;
 mod params;
+mod receiver;
 mod support;
 mod trait_decl;
 mod validate;

@@ -3,8 +3,9 @@
 //! default bodies that borrow or hold `self` without a `Sync`/`Send`
 //! supertrait, argument patterns in declarations, an unused `_: &T` that
 //! asks no `T: Sync` (nor does an unused pattern over a reference),
-//! `impl Trait` behind `&` and `*const`, a `#[cfg]` argument, and code
-//! naming `'async_trait`.
+//! `impl Trait` behind `&` and `*const`, a `#[cfg]` argument, code
+//! naming `'async_trait`, and a `&mut self` the body borrows mutably or
+//! reassigns.
 
 use std::fmt::Display;
 use std::rc::Rc;
@@ -105,6 +106,38 @@ impl Pointers for Always {
     }
 }
 
+// A body that borrows the `&mut self` reference itself mutably, or points
+// it elsewhere, as async-trait allows.
+#[pooled]
+pub(crate) trait Counter {
+    async fn bump(&mut self) -> u32;
+}
+
+pub(crate) struct Count(u32);
+
+fn touch(count: &mut &mut Count) {
+    count.0 += 1;
+}
+
+#[pooled]
+impl Counter for Count {
+    async fn bump(&mut self) -> u32 {
+        touch(&mut self);
+        let _ = &mut self;
+        self.0
+    }
+}
+
+impl Count {
+    #[pooled]
+    async fn bump_other<'a>(&'a mut self, other: &'a mut Count) -> u32 {
+        self.0 += 10;
+        self = other;
+        self.0 += 1;
+        self.0
+    }
+}
+
 #[pooled]
 pub(crate) trait Labelled<T = ()> {
     async fn label(&self) -> &str
@@ -144,4 +177,10 @@ pub(crate) fn main() {
     assert_eq!(block_on(<Always as Pointers>::by_ref(&1234)), 4);
     assert!(block_on(<Always as Pointers>::by_ptr(std::ptr::null::<u8>())));
     assert_eq!(block_on(Labelled::<u8>::label(&())), "default");
+    let (mut a, mut b) = (Count(0), Count(5));
+    assert_eq!(block_on(a.bump()), 1);
+    let mut counter: Box<dyn Counter + Send> = Box::new(Count(1));
+    assert_eq!(block_on(counter.bump()), 2);
+    assert_eq!(block_on(a.bump_other(&mut b)), 6);
+    assert_eq!((a.0, b.0), (11, 6));
 }
