@@ -107,7 +107,9 @@ pub(crate) fn frame(
     let mut moves = params::move_into_frame(&mut sig.inputs);
     if let Some(renamed) = receiver::rebind_mut_self(&sig.inputs, &mut block) {
         let self_token = syn::Ident::new("self", renamed.span());
-        moves.extend(quote_spanned!(mixed=> let mut #renamed = #self_token;));
+        // (The scan that asked for it also reads nested items, whose
+        // `&mut self` is their own: then the binding goes unmutated.)
+        moves.extend(quote_spanned!(mixed=> #[allow(unused_mut)] let mut #renamed = #self_token;));
     }
 
     let brace = block.brace_token.span.join();
