@@ -10,8 +10,9 @@
 //! picks the transform for the item (`async_fn`, `trait_decl`,
 //! `impl_block`; `block` for `pool!`); the transforms share `frame` (the
 //! pooled body), `method` and `dyn_sig` (one method of a `dyn` trait),
-//! `defer` (waiting for other attribute macros), `params`, `lifetimes`,
-//! `args` and `support`, which import no transform.
+//! `defer` (waiting for other attribute macros), `params`, `receiver` (a
+//! `&mut self` the body needs as a `mut` binding), `lifetimes`, `args` and
+//! `support`, which import no transform.
 #![forbid(unsafe_code)]
 
 mod args;
