@@ -60,7 +60,7 @@ pub(crate) struct Frame {
 // lints see no `match` there (its source text is the user's block).
 pub(crate) fn frame(
     sig: &mut Signature,
-    mut block: Block,
+    block: Block,
     inner: Vec<Attribute>,
     config: &Config,
 ) -> Frame {
@@ -104,13 +104,8 @@ pub(crate) fn frame(
 
     let user = sig.asyncness.map_or(sig.fn_token.span, |token| token.span);
     sig.asyncness = None;
-    let mut moves = params::move_into_frame(&mut sig.inputs);
-    if let Some(renamed) = receiver::rebind_mut_self(&sig.inputs, &mut block) {
-        let self_token = syn::Ident::new("self", renamed.span());
-        // (The scan that asked for it also reads nested items, whose
-        // `&mut self` is their own: then the binding goes unmutated.)
-        moves.extend(quote_spanned!(mixed=> #[allow(unused_mut)] let mut #renamed = #self_token;));
-    }
+    receiver::bind_mut_self(&mut sig.inputs, &block);
+    let moves = params::move_into_frame(&mut sig.inputs);
 
     let brace = block.brace_token.span.join();
     let open = block.brace_token.span.open();

@@ -1,40 +1,52 @@
 //! A `&mut self` receiver the body uses as a mutable binding.
 //!
-//! async-trait moves the receiver into its block as `let mut __self = self;`
-//! and renames `self` in the body, so a body may borrow the reference
-//! itself mutably (`&mut self`, to pass on a `&mut &mut Self`) or point it
-//! elsewhere (`self = other;`), which the `async fn` rejects (its `self` is
-//! not `mut`). To be a drop-in, a `#[pooled]` method whose body does one of
-//! those gets the same binding; every other body keeps its `self` as
-//! written, so its diagnostics name `self`.
+//! async-trait moves the receiver into its block as a `mut` binding, so a
+//! body may borrow the reference itself mutably (`&mut self`, to pass on a
+//! `&mut &mut Self`) or point it elsewhere (`self = other;`), which the
+//! `async fn` rejects (its `self` is not `mut`). To be a drop-in, a
+//! `#[pooled]` method whose body does one of those takes its receiver as
+//! `mut self: &mut Self`: the same reference, in a `mut` binding that the
+//! block captures. `self` keeps its name, so the body, the macros in it and
+//! the attributes that expanded before (`#[tracing::instrument]` records
+//! it as `self`) read as written. Every other receiver is left as it is.
 
-use proc_macro2::{Ident, Spacing, TokenStream, TokenTree};
-use syn::visit_mut::{self, VisitMut};
-use syn::{Block, ExprPath, FnArg, Item, Macro, Receiver, Token, punctuated::Punctuated};
+use proc_macro2::{Spacing, Span, TokenStream, TokenTree};
+use quote::ToTokens;
+use syn::{Block, FnArg, Token, punctuated::Punctuated};
 
-/// If the receiver is `&mut self` and `block` needs it as a `mut` binding,
-/// renames `self` in `block` to `__self` (each use keeps its span, and the
-/// binding `params` opens the block with is spanned as the receiver: all
-/// are the user's tokens, so they resolve to each other) and returns the
-/// binding's name.
-pub(crate) fn rebind_mut_self(
-    inputs: &Punctuated<FnArg, Token![,]>,
-    block: &mut Block,
-) -> Option<Ident> {
-    let receiver = match inputs.first() {
-        Some(FnArg::Receiver(receiver)) => receiver,
-        _ => return None,
+/// Makes a `&mut self` receiver `mut self: &mut Self` if `block` needs it
+/// as a `mut` binding.
+//
+// Input:  (&'life0 mut self, ..) { touch(&mut self); }
+// Output: (mut self: &'life0 mut Self, ..)
+pub(crate) fn bind_mut_self(inputs: &mut Punctuated<FnArg, Token![,]>, block: &Block) {
+    let Some(FnArg::Receiver(receiver)) = inputs.first_mut() else {
+        return;
     };
-    if !is_mut_reference(receiver) || !needs_mut_binding(quote::quote!(#block)) {
-        return None;
+    if receiver.colon_token.is_some()
+        || receiver.reference.is_none()
+        || receiver.mutability.is_none()
+        || !needs_mut_binding(block.to_token_stream())
+    {
+        return;
     }
-    let renamed = Ident::new("__self", receiver.self_token.span);
-    RenameSelf(&renamed).visit_block_mut(block);
-    Some(renamed)
-}
-
-fn is_mut_reference(receiver: &Receiver) -> bool {
-    receiver.colon_token.is_none() && receiver.reference.is_some() && receiver.mutability.is_some()
+    let Some((and, lifetime)) = receiver.reference.take() else {
+        return;
+    };
+    let span = receiver.self_token.span;
+    // A real reference type: the lifetimes pass names its borrow as it
+    // does the shorthand's.
+    receiver.ty = Box::new(syn::Type::Reference(syn::TypeReference {
+        and_token: and,
+        lifetime,
+        mutability: receiver.mutability,
+        elem: Box::new(syn::parse_quote_spanned!(span=> Self)),
+    }));
+    receiver.colon_token = Some(Token![:](span));
+    // `mutability` now reads as the binding's: `mut self`. The scan above
+    // also reads nested items, whose `&mut self` is their own: then the
+    // binding goes unmutated, and that is no lint of the user's.
+    receiver.attrs.push(syn::parse_quote_spanned!(Span::mixed_site()=> #[allow(unused_mut)]));
 }
 
 /// Whether the tokens borrow `self` itself mutably (`mut self` not followed
@@ -44,76 +56,25 @@ fn needs_mut_binding(tokens: TokenStream) -> bool {
     tokens.iter().enumerate().any(|(i, tt)| match tt {
         TokenTree::Group(group) => needs_mut_binding(group.stream()),
         TokenTree::Ident(ident) if ident == "self" => {
-            let next = tokens.get(i + 1);
+            let next = match tokens.get(i + 1) {
+                Some(TokenTree::Punct(p)) => Some((p.as_char(), p.spacing())),
+                _ => None,
+            };
             let after_mut = i > 0 && matches!(&tokens[i - 1], TokenTree::Ident(m) if m == "mut");
-            let field_or_path = matches!(next, Some(TokenTree::Punct(p)) if p.as_char() == '.' || p.as_char() == ':');
-            let assigned = matches!(next, Some(TokenTree::Punct(p)) if p.as_char() == '=' && p.spacing() == Spacing::Alone);
+            let field_or_path = matches!(next, Some(('.' | ':', _)));
+            let assigned = next == Some(('=', Spacing::Alone));
             (after_mut && !field_or_path) || assigned
         }
         _ => false,
     })
 }
 
-/// Renames the body's `self` (not `self::path`, not inside nested items,
-/// which have a `self` of their own).
-struct RenameSelf<'a>(&'a Ident);
-
-impl VisitMut for RenameSelf<'_> {
-    fn visit_expr_path_mut(&mut self, expr: &mut ExprPath) {
-        if expr.qself.is_none() && expr.path.leading_colon.is_none() && expr.path.is_ident("self") {
-            let ident = &mut expr.path.segments[0].ident;
-            *ident = Ident::new(&self.0.to_string(), ident.span());
-        }
-        visit_mut::visit_expr_path_mut(self, expr);
-    }
-
-    fn visit_item_mut(&mut self, _: &mut Item) {}
-
-    fn visit_macro_mut(&mut self, mac: &mut Macro) {
-        mac.tokens = rename_tokens(std::mem::take(&mut mac.tokens), self.0);
-    }
-}
-
-/// The same in a macro's input, token by token: `self` unless a path
-/// (`self::`) follows, and not past a nested `fn`, `impl` or `trait`.
-fn rename_tokens(tokens: TokenStream, renamed: &Ident) -> TokenStream {
-    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
-    let mut out = Vec::with_capacity(tokens.len());
-    for (i, tt) in tokens.iter().enumerate() {
-        match tt {
-            TokenTree::Ident(ident) if ["fn", "impl", "trait"].iter().any(|k| ident == k) => {
-                out.extend(tokens[i..].iter().cloned());
-                break;
-            }
-            TokenTree::Ident(ident) if ident == "self" => {
-                let path =
-                    matches!(tokens.get(i + 1), Some(TokenTree::Punct(p)) if p.as_char() == ':');
-                out.push(if path {
-                    tt.clone()
-                } else {
-                    TokenTree::Ident(Ident::new(&renamed.to_string(), ident.span()))
-                });
-            }
-            TokenTree::Group(group) => {
-                let mut new = proc_macro2::Group::new(
-                    group.delimiter(),
-                    rename_tokens(group.stream(), renamed),
-                );
-                new.set_span(group.span());
-                out.push(TokenTree::Group(new));
-            }
-            _ => out.push(tt.clone()),
-        }
-    }
-    out.into_iter().collect()
-}
-
 #[cfg(test)]
 mod tests {
-    use quote::quote;
+    use quote::{ToTokens, quote};
     use syn::{Block, FnArg, Token, parse_quote, punctuated::Punctuated};
 
-    use super::{needs_mut_binding, rebind_mut_self};
+    use super::{bind_mut_self, needs_mut_binding};
 
     #[test]
     fn only_a_mut_use_of_the_reference_needs_the_binding() {
@@ -135,33 +96,28 @@ mod tests {
     }
 
     #[test]
-    fn self_is_renamed_outside_nested_items_and_paths() {
-        let inputs: Punctuated<FnArg, Token![,]> = parse_quote!(&mut self, x: u8);
-        let mut block: Block = parse_quote!({
-            let _ = &mut self;
-            self.x = self::helper();
-            println!("{}", self.x);
-            fn nested(s: &S) -> &S {
-                s
-            }
+    fn a_receiver_the_body_needs_mut_gets_a_mut_binding() {
+        let block: Block = parse_quote!({
+            touch(&mut self);
         });
-        assert!(rebind_mut_self(&inputs, &mut block).is_some());
+        let mut inputs: Punctuated<FnArg, Token![,]> = parse_quote!(&'a mut self, x: u8);
+        bind_mut_self(&mut inputs, &block);
         assert_eq!(
-            quote!(#block).to_string(),
-            quote!({
-                let _ = &mut __self;
-                __self.x = self::helper();
-                println!("{}", __self.x);
-                fn nested(s: &S) -> &S {
-                    s
-                }
-            })
-            .to_string()
+            inputs.to_token_stream().to_string(),
+            quote!(#[allow(unused_mut)] mut self: &'a mut Self, x: u8).to_string()
         );
-        let shared: Punctuated<FnArg, Token![,]> = parse_quote!(&self);
-        let mut block: Block = parse_quote!({
-            let _ = &mut self;
-        });
-        assert!(rebind_mut_self(&shared, &mut block).is_none(), "only `&mut self` is rebound");
+        for receiver in [quote!(&self), quote!(mut self), quote!(self: Box<Self>)] {
+            let mut inputs: Punctuated<FnArg, Token![,]> = parse_quote!(#receiver);
+            bind_mut_self(&mut inputs, &block);
+            assert_eq!(inputs.to_token_stream().to_string(), receiver.to_string());
+        }
+        let mut inputs: Punctuated<FnArg, Token![,]> = parse_quote!(&mut self);
+        bind_mut_self(
+            &mut inputs,
+            &parse_quote!({
+                self.x += 1;
+            }),
+        );
+        assert_eq!(inputs.to_token_stream().to_string(), quote!(&mut self).to_string());
     }
 }

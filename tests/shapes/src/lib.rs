@@ -385,6 +385,29 @@ pub async fn traced_above(x: u32) -> u32 {
     x + 1
 }
 
+/// A count that a traced method moves on to another, through a `&mut` of
+/// its `&mut self` (a body async-trait accepts and the `async fn` does not).
+#[derive(Debug, Default)]
+pub struct Tally(pub u32);
+
+#[allow(clippy::mut_mut, reason = "the shape under test: a borrow of the receiver itself")]
+fn switch<'a>(tally: &mut &'a mut Tally, other: &'a mut Tally) {
+    *tally = other;
+}
+
+impl Tally {
+    /// Counts one on `other` instead of `self`.
+    #[tracing::instrument(skip(other))]
+    #[pooled]
+    pub async fn count_on<'a>(&'a mut self, other: &'a mut Tally) -> u32 {
+        tracing::info!("switching");
+        switch(&mut self, other);
+        tick().await;
+        self.0 += 1;
+        self.0
+    }
+}
+
 /// Free fns and inherent methods with the parameters that draw lints when
 /// rebound: `_`-prefixed, `mut`, patterns, references, `impl Trait`.
 #[pooled]

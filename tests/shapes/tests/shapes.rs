@@ -11,7 +11,7 @@ use std::sync::Arc;
 use flowcoro_shapes::lints_that_must_fire as lints;
 use flowcoro_shapes::{
     Anything, Check, Codec, Counter, DebugCodec, Handler, Labelled, Listener, Local, Memory,
-    Parser, Shared, Source, Store, Traced, Words, Worker,
+    Parser, Shared, Source, Store, Tally, Traced, Words, Worker,
 };
 
 fn memory() -> Memory {
@@ -274,16 +274,19 @@ fn traced<T: Send + 'static>(
 #[test]
 fn instrumented_pooled_methods_record_their_events_inside_their_span() {
     let recorder = spans::Recorder::default();
-    let (work, checked, below, odd, above) = traced(&recorder, async {
+    let (work, checked, below, odd, above, tally) = traced(&recorder, async {
         let worker: Arc<dyn Traced + Send + Sync> = Arc::new(Worker { id: 10 });
         let work = worker.work(3).await;
         let checked = worker.checked(2).await;
         let below = flowcoro_shapes::traced_below(4).await;
         let odd = flowcoro_shapes::traced_below(5).await;
         let above = flowcoro_shapes::traced_above(1).await;
-        (work, checked, below, odd, above)
+        let (mut mine, mut other) = (Tally(5), Tally(7));
+        let tally = (mine.count_on(&mut other).await, mine.0, other.0);
+        (work, checked, below, odd, above, tally)
     });
     assert_eq!((work, checked, below, above), (13, 2, Ok(4), 2));
+    assert_eq!(tally, (8, 5, 8), "the body moved its `self` on to `other`");
     assert_eq!(odd, Err("5 is odd".to_owned()));
     let seen = recorder.0.lock().unwrap();
     let events: Vec<(&str, &str)> =
@@ -304,6 +307,8 @@ fn instrumented_pooled_methods_record_their_events_inside_their_span() {
         ("traced_below x=5", "error=5 is odd"),
         ("traced_above x=1", "message=before"),
         ("traced_above x=1", "message=after"),
+        // The receiver keeps its name, for the attribute too.
+        ("count_on self=Tally(5)", "message=switching"),
     ];
     assert_eq!(events, expected);
     // The span is entered on every poll of the body, not once around the
