@@ -36,12 +36,12 @@ pub(crate) fn bind_mut_self(inputs: &mut Punctuated<FnArg, Token![,]>, block: &B
     let span = receiver.self_token.span;
     // A real reference type: the lifetimes pass names its borrow as it
     // does the shorthand's.
-    receiver.ty = Box::new(syn::Type::Reference(syn::TypeReference {
+    *receiver.ty = syn::Type::Reference(syn::TypeReference {
         and_token: and,
         lifetime,
         mutability: receiver.mutability,
         elem: Box::new(syn::parse_quote_spanned!(span=> Self)),
-    }));
+    });
     receiver.colon_token = Some(Token![:](span));
     // `mutability` now reads as the binding's: `mut self`. The scan above
     // also reads nested items, whose `&mut self` is their own: then the
