@@ -15,6 +15,11 @@
 //! ```
 //!
 //! and rustc expands `#[instrument]`, then `#[pooled]` on its output.
+//!
+//! A method of a `#[pooled]` trait or impl block waits the same way, unless
+//! the block itself carries attribute macros below `#[pooled]`: those read
+//! the whole block before any method's attributes expand, and must find
+//! every method rewritten (see [`others_follow`]).
 
 use proc_macro2::Span;
 use syn::Attribute;
@@ -44,6 +49,9 @@ const INERT: &[&str] = &[
     "optimize",
     "coverage",
     "instruction_set",
+    "automatically_derived",
+    "non_exhaustive",
+    "repr",
     "pooled",
 ];
 
@@ -66,6 +74,16 @@ fn may_be_a_macro(attr: &Attribute) -> bool {
 /// Whether the item should be left to the other attributes first.
 pub(crate) fn wanted(attrs: &[Attribute], config: &Config) -> bool {
     !config.after && attrs.iter().any(may_be_a_macro)
+}
+
+/// Whether a trait or impl block carries attribute macros that expand after
+/// `#[pooled]` (those above it have expanded already). They read the block
+/// as `#[pooled]` leaves it, as they would read async-trait's output
+/// (`#[auto_impl]` forwards each method with the signature it finds), so
+/// then no method is left for later: each is rewritten with the block, and
+/// its own attribute macros expand on the rewritten `fn`.
+pub(crate) fn others_follow(block_attrs: &[Attribute]) -> bool {
+    block_attrs.iter().any(may_be_a_macro)
 }
 
 /// Re-attaches `#[pooled]`, with these options, after the item's other

@@ -34,6 +34,7 @@ pub(crate) fn rewrite(mut item: ItemImpl, config: &Config, errors: &mut Errors) 
         }
     }
     let scope = Scope::of(&item.generics);
+    let now = defer::others_follow(&item.attrs);
     for impl_item in &mut item.items {
         let ImplItem::Fn(method) = impl_item else { continue };
         let Some(mut config) =
@@ -44,7 +45,7 @@ pub(crate) fn rewrite(mut item: ItemImpl, config: &Config, errors: &mut Errors) 
         if !in_trait {
             config.local = None;
         }
-        if defer::wanted(&method.attrs, &config) {
+        if !now && defer::wanted(&method.attrs, &config) {
             config.within = in_trait.then(|| scope.to_within(false));
             defer::reattach(&mut method.attrs, &config);
             continue;

@@ -37,6 +37,7 @@ pub(crate) fn rewrite(mut item: ItemTrait, config: &Config, errors: &mut Errors)
     let mut scope = Scope::of(&item.generics);
     scope.sync = has_supertrait(&item, "Sync");
     scope.send = has_supertrait(&item, "Send");
+    let now = defer::others_follow(&item.attrs);
     for trait_item in &mut item.items {
         let TraitItem::Fn(method) = trait_item else { continue };
         let has_body = method.default.is_some();
@@ -49,7 +50,7 @@ pub(crate) fn rewrite(mut item: ItemTrait, config: &Config, errors: &mut Errors)
             method::declare(&mut method.sig, &scope, &config);
             continue;
         };
-        if defer::wanted(&method.attrs, &config) {
+        if !now && defer::wanted(&method.attrs, &config) {
             config.within = Some(scope.to_within(true));
             defer::reattach(&mut method.attrs, &config);
             method.default = Some(block);

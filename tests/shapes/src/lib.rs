@@ -12,6 +12,7 @@
 
 pub mod lints_that_must_fire;
 
+use auto_impl::auto_impl;
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::future::Future;
@@ -383,6 +384,44 @@ pub async fn traced_above(x: u32) -> u32 {
     tick().await;
     tracing::info!("after");
     x + 1
+}
+
+/// A trait that `#[auto_impl]`, below `#[pooled]`, forwards through `&`,
+/// `Arc` and `Box`: it reads the trait as `#[pooled]` leaves it, as it
+/// reads async-trait's, including the default bodies that carry an
+/// attribute of their own.
+#[pooled]
+#[auto_impl(&, Arc, Box)]
+pub trait Named: Send + Sync {
+    /// The name.
+    async fn name(&self) -> String;
+
+    /// A greeting, by default from the name.
+    async fn greet(&self, who: &str) -> String {
+        format!("{} greets {who}", self.name().await)
+    }
+
+    /// The name, loud; a `Box` keeps this default instead of forwarding.
+    #[auto_impl(keep_default_for(Box))]
+    async fn shout(&self) -> String {
+        self.name().await.to_uppercase()
+    }
+}
+
+/// A robot, which shouts in its own way.
+#[derive(Debug)]
+pub struct Robot;
+
+#[pooled]
+impl Named for Robot {
+    async fn name(&self) -> String {
+        tick().await;
+        "robot".to_owned()
+    }
+
+    async fn shout(&self) -> String {
+        "BEEP".to_owned()
+    }
 }
 
 /// A count that a traced method moves on to another, through a `&mut` of

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use flowcoro_shapes::lints_that_must_fire as lints;
 use flowcoro_shapes::{
-    Anything, Check, Codec, Counter, DebugCodec, Handler, Labelled, Listener, Local, Memory,
-    Parser, Shared, Source, Store, Tally, Traced, Words, Worker,
+    Anything, Check, Codec, Counter, DebugCodec, Handler, Labelled, Listener, Local, Memory, Named,
+    Parser, Robot, Shared, Source, Store, Tally, Traced, Words, Worker,
 };
 
 fn memory() -> Memory {
@@ -118,6 +118,41 @@ async fn associated_items_and_spawned_sources() {
     assert_eq!(source.take_all().await, [0, 1, 2]);
     let taken = tokio::spawn(async move { source.take_all().await }).await.unwrap();
     assert_eq!(taken, [3, 4, 5]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trait_forwarded_by_another_attribute_macro() {
+    // `#[auto_impl]` forwarded every method through `&`, `Arc` and `Box`,
+    // except `shout`, whose default a `Box` keeps.
+    let arc = Arc::new(Robot);
+    assert_eq!(arc.greet("you").await, "robot greets you");
+    assert_eq!(arc.shout().await, "BEEP");
+    assert_eq!(<&Robot as Named>::shout(&&Robot).await, "BEEP");
+    assert_eq!(Box::new(Robot).shout().await, "ROBOT");
+    // The forwarding impls are `dyn`-compatible ones, run on any worker.
+    let named: Vec<Box<dyn Named>> = vec![Box::new(Arc::new(Robot)), Box::new(Box::new(Robot))];
+    let tasks: Vec<_> = named
+        .into_iter()
+        .map(|n| {
+            tokio::spawn(async move {
+                // Through the vtable (`n.shout()` would pick the impl of
+                // `Box<dyn Named>`, which keeps the default).
+                let n: &dyn Named = &*n;
+                (n.greet("me").await, n.shout().await)
+            })
+        })
+        .collect();
+    let mut got = Vec::new();
+    for task in tasks {
+        got.push(task.await.unwrap());
+    }
+    assert_eq!(
+        got,
+        [
+            ("robot greets me".to_owned(), "BEEP".to_owned()),
+            ("robot greets me".to_owned(), "ROBOT".to_owned())
+        ]
+    );
 }
 
 #[test]
