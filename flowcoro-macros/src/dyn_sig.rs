@@ -213,7 +213,12 @@ pub(crate) fn rewrite(sig: &mut Signature, scope: &Scope, config: &Config, role:
     sig.generics.params = params.into_iter().collect::<Punctuated<_, Token![,]>>();
     sig.generics.lt_token = Some(Token![<](span));
     sig.generics.gt_token = Some(Token![>](span));
-    sig.generics.make_where_clause().predicates.extend(bounds);
+    let had_where = sig.generics.where_clause.is_some();
+    let where_clause = sig.generics.make_where_clause();
+    if !had_where {
+        where_clause.where_token = Token![where](span);
+    }
+    where_clause.predicates.extend(bounds);
     sig.asyncness = None;
     let private = private_path(config);
     let handle = Ident::new(
