@@ -17,9 +17,9 @@
 //! and rustc expands `#[instrument]`, then `#[pooled]` on its output.
 //!
 //! A method of a `#[pooled]` trait or impl block waits the same way, unless
-//! the block itself carries attribute macros below `#[pooled]`: those read
-//! the whole block before any method's attributes expand, and must find
-//! every method rewritten (see [`others_follow`]).
+//! a trait or trait impl block itself carries attribute macros below
+//! `#[pooled]`: those read the whole block before any method's attributes
+//! expand, and must find every method rewritten (see [`others_follow`]).
 
 use proc_macro2::Span;
 use syn::Attribute;
@@ -76,7 +76,7 @@ pub(crate) fn wanted(attrs: &[Attribute], config: &Config) -> bool {
     !config.after && attrs.iter().any(may_be_a_macro)
 }
 
-/// Whether a trait or impl block carries attribute macros that expand after
+/// Whether a trait or trait impl block carries attribute macros that expand after
 /// `#[pooled]` (those above it have expanded already). They read the block
 /// as `#[pooled]` leaves it, as they would read async-trait's output
 /// (`#[auto_impl]` forwards each method with the signature it finds), so

@@ -34,7 +34,9 @@ pub(crate) fn rewrite(mut item: ItemImpl, config: &Config, errors: &mut Errors) 
         }
     }
     let scope = Scope::of(&item.generics);
-    let now = defer::others_follow(&item.attrs);
+    // An inherent block is no async-trait shape: its methods keep waiting
+    // for their own attribute macros whatever the block carries.
+    let now = in_trait && defer::others_follow(&item.attrs);
     for impl_item in &mut item.items {
         let ImplItem::Fn(method) = impl_item else { continue };
         let Some(mut config) =
