@@ -73,16 +73,38 @@ struct SendPtr(NonNull<u8>);
 // SAFETY: the pointer is handed over, never shared.
 unsafe impl Send for SendPtr {}
 
-fn drain_all(mags: &mut Magazines, depot: &Depot, out: &mut Vec<NonNull<u8>>) {
+/// Empties a cache's magazines into `out`.
+fn drain_mags(mags: &mut Magazines, out: &mut Vec<NonNull<u8>>) {
     for mut l in mags.drain() {
         while let Some(p) = l.pop() {
             out.push(p);
         }
     }
+}
+
+/// Empties a spawned thread's cache, for the frames to be sent back.
+fn drain_to_send(mags: &mut Magazines) -> Vec<SendPtr> {
+    let mut left = Vec::new();
+    drain_mags(mags, &mut left);
+    left.into_iter().map(SendPtr).collect()
+}
+
+fn drain_all(mags: &mut Magazines, depot: &Depot, out: &mut Vec<NonNull<u8>>) {
+    drain_mags(mags, out);
     for mut l in depot.take_all() {
         while let Some(p) = l.pop() {
             out.push(p);
         }
+    }
+}
+
+/// Checks that `all` lists `n` frames, each once, then frees them.
+fn free_each_once(all: Vec<NonNull<u8>>, n: usize) {
+    let distinct: HashSet<_> = all.iter().copied().collect();
+    assert_eq!((all.len(), distinct.len()), (n, n), "every frame accounted for once");
+    for p in all {
+        // SAFETY: each frame appears once, and no list holds it any more.
+        unsafe { free_slot(p) };
     }
 }
 
@@ -104,13 +126,7 @@ fn magazines_and_depot_never_lose_or_duplicate_a_frame() {
                     mags.restock(d.push(spill, usize::MAX).unwrap());
                 }
             }
-            let mut left = Vec::new();
-            for mut l in mags.drain() {
-                while let Some(p) = l.pop() {
-                    left.push(SendPtr(p));
-                }
-            }
-            left
+            drain_to_send(&mut mags)
         });
 
         // Meanwhile another thread takes whatever batches have arrived.
@@ -124,13 +140,7 @@ fn magazines_and_depot_never_lose_or_duplicate_a_frame() {
         let mut all: Vec<NonNull<u8>> = left.into_iter().map(|SendPtr(p)| p).collect();
         all.extend(taken);
         drain_all(&mut consumer, &depot, &mut all);
-        let distinct: HashSet<_> = all.iter().copied().collect();
-        assert_eq!(all.len(), 4, "every frame accounted for once");
-        assert_eq!(distinct.len(), 4);
-        for p in all {
-            // SAFETY: each frame appears once, and no list holds it any more.
-            unsafe { free_slot(p) };
-        }
+        free_each_once(all, 4);
     });
 }
 
@@ -159,13 +169,7 @@ fn magazines_that_grow_mid_stream_never_lose_or_duplicate_a_frame() {
                     mags.restock(d.push(spill, usize::MAX).unwrap());
                 }
             }
-            let mut left = Vec::new();
-            for mut l in mags.drain() {
-                while let Some(p) = l.pop() {
-                    left.push(SendPtr(p));
-                }
-            }
-            left
+            drain_to_send(&mut mags)
         });
 
         let mut taking = Magazines::new(1);
@@ -186,13 +190,7 @@ fn magazines_that_grow_mid_stream_never_lose_or_duplicate_a_frame() {
         let mut all: Vec<NonNull<u8>> = left.into_iter().map(|SendPtr(p)| p).collect();
         all.extend(taken);
         drain_all(&mut taking, &depot, &mut all);
-        let distinct: HashSet<_> = all.iter().copied().collect();
-        assert_eq!(all.len(), 5, "every frame accounted for once");
-        assert_eq!(distinct.len(), 5);
-        for p in all {
-            // SAFETY: each frame appears once, and no list holds it any more.
-            unsafe { free_slot(p) };
-        }
+        free_each_once(all, 5);
     });
 }
 
@@ -227,13 +225,7 @@ fn a_frame_freed_on_another_thread_is_reused_without_a_race() {
                 let spill = b.push(new_slot()).expect("third frame spills");
                 b.restock(d.push(spill, usize::MAX).unwrap());
             }
-            let mut rest = Vec::new();
-            for mut l in b.drain() {
-                while let Some(p) = l.pop() {
-                    rest.push(SendPtr(p));
-                }
-            }
-            rest
+            drain_to_send(&mut b)
         });
 
         // A, concurrently, runs dry and refills from the depot: whatever it
@@ -250,13 +242,8 @@ fn a_frame_freed_on_another_thread_is_reused_without_a_race() {
         let rest = b.join().unwrap();
         got.extend(rest.into_iter().map(|SendPtr(p)| p));
         drain_all(&mut a, &depot, &mut got);
-        let distinct: HashSet<_> = got.iter().copied().collect();
-        assert_eq!((got.len(), distinct.len()), (3, 3));
-        assert!(distinct.contains(&frame));
-        for p in got {
-            // SAFETY: each frame is listed once.
-            unsafe { free_slot(p) };
-        }
+        assert!(got.contains(&frame));
+        free_each_once(got, 3);
     });
 }
 
