@@ -15,6 +15,34 @@ use syn::{
     TraitBound, Type, TypeBareFn, TypeReference,
 };
 
+/// The `VisitMut` methods of a pass over elided lifetimes that leave alone
+/// what binds its own: the elided lifetimes of `fn(&T)` and `Fn(&T)` (higher
+/// ranked), those a `for<'a>` binds, and a const argument's expression,
+/// which has none to name.
+macro_rules! leave_what_binds_its_own {
+    () => {
+        fn visit_type_bare_fn_mut(&mut self, _: &mut TypeBareFn) {}
+
+        fn visit_parenthesized_generic_arguments_mut(
+            &mut self,
+            _: &mut ParenthesizedGenericArguments,
+        ) {
+        }
+
+        fn visit_trait_bound_mut(&mut self, bound: &mut TraitBound) {
+            if bound.lifetimes.is_none() {
+                visit_mut::visit_trait_bound_mut(self, bound);
+            }
+        }
+
+        fn visit_generic_argument_mut(&mut self, arg: &mut GenericArgument) {
+            if !matches!(arg, GenericArgument::Const(_)) {
+                visit_mut::visit_generic_argument_mut(self, arg);
+            }
+        }
+    };
+}
+
 /// What [`name_elided`] found in a signature's arguments.
 pub(crate) struct Lifetimes {
     /// Every lifetime of the arguments but `'static`, in order of first
@@ -125,25 +153,7 @@ impl VisitMut for Namer {
         self.record(lifetime);
     }
 
-    // Elided lifetimes of `fn(&T)` and `Fn(&T)` are their own (higher
-    // ranked), as are the lifetimes a `for<'a>` binds.
-    fn visit_type_bare_fn_mut(&mut self, _: &mut TypeBareFn) {}
-
-    fn visit_parenthesized_generic_arguments_mut(&mut self, _: &mut ParenthesizedGenericArguments) {
-    }
-
-    fn visit_trait_bound_mut(&mut self, bound: &mut TraitBound) {
-        if bound.lifetimes.is_none() {
-            visit_mut::visit_trait_bound_mut(self, bound);
-        }
-    }
-
-    // A const argument's expression has no lifetimes to name.
-    fn visit_generic_argument_mut(&mut self, arg: &mut GenericArgument) {
-        if !matches!(arg, GenericArgument::Const(_)) {
-            visit_mut::visit_generic_argument_mut(self, arg);
-        }
-    }
+    leave_what_binds_its_own!();
 }
 
 /// The lifetime an elided lifetime of the output stands for, by the elision
@@ -189,22 +199,7 @@ pub(crate) fn fill_elided(ty: &mut Type, lifetime: &Lifetime) {
                 *lifetime = Lifetime::new(&self.0.to_string(), lifetime.apostrophe);
             }
         }
-        fn visit_type_bare_fn_mut(&mut self, _: &mut TypeBareFn) {}
-        fn visit_parenthesized_generic_arguments_mut(
-            &mut self,
-            _: &mut ParenthesizedGenericArguments,
-        ) {
-        }
-        fn visit_trait_bound_mut(&mut self, bound: &mut TraitBound) {
-            if bound.lifetimes.is_none() {
-                visit_mut::visit_trait_bound_mut(self, bound);
-            }
-        }
-        fn visit_generic_argument_mut(&mut self, arg: &mut GenericArgument) {
-            if !matches!(arg, GenericArgument::Const(_)) {
-                visit_mut::visit_generic_argument_mut(self, arg);
-            }
-        }
+        leave_what_binds_its_own!();
     }
     Fill(lifetime).visit_type_mut(ty);
 }
