@@ -24,12 +24,12 @@ pub(crate) fn bind_mut_self(inputs: &mut Punctuated<FnArg, Token![,]>, block: &B
         return;
     };
     if receiver.colon_token.is_some()
-        || receiver.reference.is_none()
         || receiver.mutability.is_none()
         || !needs_mut_binding(block.to_token_stream())
     {
         return;
     }
+    // `mut self` by value has no reference: its binding is `mut` already.
     let Some((and, lifetime)) = receiver.reference.take() else {
         return;
     };
