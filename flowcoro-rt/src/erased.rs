@@ -1,7 +1,14 @@
 //! `PooledDyn` and `LocalPooledDyn`: a pooled future with its type erased,
 //! two words like a `Pin<Box<dyn Future>>`: the frame, and a vtable made per
-//! future type that polls it, drops it and gives it back (the frame's pool
-//! is in a word after the future, written on erasure).
+//! future type (the frame's pool is in a word after the future, written on
+//! erasure).
+//!
+//! The vtable holds one function made for the future's type, its poll,
+//! which is the future's own poll and returns its `Poll<T>` as a
+//! `dyn Future`'s does: the output is written once, where the caller wants
+//! it. The handle (generic over the output only) sees `Ready` and calls the
+//! shared code that drops the future and gives the frame back, reading the
+//! vtable's data: each erased future type adds one small function.
 
 use core::fmt;
 use core::marker::PhantomData;
@@ -9,9 +16,9 @@ use core::pin::Pin;
 use core::ptr::NonNull;
 use core::task::{Context, Poll};
 
-use crate::layout::KeyOf;
+use crate::layout::{ClassKey, KeyOf};
 use crate::pool::FramePool;
-use crate::pooled::{Pooled, destroy};
+use crate::pooled::{Pooled, drop_erased, polled_after_completion};
 
 impl<F: Future> Pooled<F> {
     /// Erases the future's type: a [`PooledDyn`] can sit in one `Vec` beside
@@ -33,88 +40,78 @@ impl<F: Future> Pooled<F> {
     }
 }
 
+/// The poll of an erased future whose output is `T`: polls the future in
+/// the frame, and nothing else.
+type PollFn<T> = unsafe fn(NonNull<u8>, &mut Context<'_>) -> Poll<T>;
+
 /// What a type-erased handle needs to know of its future.
 struct Vtable {
-    /// Polls the `F` in the frame `slot` holds; on `Ready`, takes the frame
-    /// out of `slot` and gives it back, then writes the output to `out`, and
-    /// returns `true`: one indirect call per poll, completion included.
-    poll: unsafe fn(&mut Option<NonNull<u8>>, &mut Context<'_>, *mut ()) -> bool,
-    /// [`destroy`] for the `F` in the frame.
-    destroy: unsafe fn(NonNull<u8>),
-    /// The frame's pool, as `RawDyn::new` wrote it.
-    pool: unsafe fn(NonNull<u8>) -> &'static FramePool,
+    /// [`poll_frame`]`::<F>`, a [`PollFn`]`<F::Output>` with its type
+    /// erased, so that a `'static` table serves futures whose output
+    /// borrows: [`RawDyn::poll`] calls it as the `PollFn<T>` it was.
+    poll: unsafe fn(),
+    /// Drops the `F` in a frame.
+    drop: unsafe fn(NonNull<u8>),
+    /// The class key the frame was taken for.
+    key: ClassKey,
+    /// Where the pool word sits in the frame.
+    pool_at: usize,
 }
 
 struct VtableOf<F>(PhantomData<F>);
 
 impl<F: Future> VtableOf<F> {
-    const VTABLE: Vtable =
-        Vtable { poll: poll_erased::<F>, destroy: destroy_erased::<F>, pool: pool_erased::<F> };
-}
-
-/// The word after the future in a frame of `F`, which [`RawDyn::new`] fills
-/// with the frame's pool for the erased functions.
-///
-/// # Safety
-/// `frame` is a frame taken for `F`'s class key, which counts the word.
-#[inline(always)]
-unsafe fn pool_word<F: Future>(frame: NonNull<u8>) -> NonNull<&'static FramePool> {
-    // SAFETY: the caller's contract: `POOL_AT` is inside the frame.
-    unsafe { frame.add(KeyOf::<F>::POOL_AT) }.cast()
-}
-
-/// The pool of a frame holding an `F`.
-///
-/// # Safety
-/// `frame` holds an `F`, whose pool word `RawDyn::new` wrote.
-#[inline(always)]
-unsafe fn pool_erased<F: Future>(frame: NonNull<u8>) -> &'static FramePool {
-    // SAFETY: the caller's contract: the word is written.
-    unsafe { pool_word::<F>(frame).read() }
-}
-
-/// # Safety
-/// `slot`, if set, holds a frame as [`pool_erased`] takes it, whose `F`
-/// only the caller reaches and which never moves; `out` is valid for a write
-/// of `F::Output`.
-unsafe fn poll_erased<F: Future>(
-    slot: &mut Option<NonNull<u8>>,
-    cx: &mut Context<'_>,
-    out: *mut (),
-) -> bool {
-    let Some(frame) = *slot else {
-        panic!("`PooledDyn` future polled after completion");
+    const POLL: PollFn<F::Output> = poll_frame::<F>;
+    const VTABLE: Vtable = Vtable {
+        // SAFETY: one fn pointer type for another, of the same size; only
+        // `RawDyn::<F::Output>::poll` calls it, as the `PollFn` it is.
+        poll: unsafe { core::mem::transmute::<PollFn<F::Output>, unsafe fn()>(Self::POLL) },
+        drop: drop_erased::<F>,
+        key: KeyOf::<F>::KEY,
+        pool_at: KeyOf::<F>::POOL_AT,
     };
-    // SAFETY: the caller's contract: a valid `F` that never moves.
-    let fut = unsafe { Pin::new_unchecked(frame.cast::<F>().as_mut()) };
-    match fut.poll(cx) {
-        Poll::Ready(v) => {
-            // Out of the handle first: if the drop below panics, the frame is
-            // back already and the handle must not give it back again.
-            *slot = None;
-            // SAFETY: as the caller promised; the future completed and no
-            // one reaches the frame again. If the future's drop unwinds, `v`
-            // is still a local here and unwinding drops it.
-            unsafe { destroy_erased::<F>(frame) };
-            // SAFETY: the caller gives us room for an `F::Output`; written
-            // only now, so that the caller never holds an output it can't
-            // see (it reads `out` only when this returns `true`).
-            unsafe { out.cast::<F::Output>().write(v) };
-            true
-        }
-        Poll::Pending => false,
-    }
 }
 
 /// # Safety
-/// `frame` is a frame as [`pool_erased`] takes it, whose `F` no one uses
-/// again.
-unsafe fn destroy_erased<F: Future>(frame: NonNull<u8>) {
-    // SAFETY: forwarded from the caller.
-    let pool = unsafe { pool_erased::<F>(frame) };
-    // SAFETY: forwarded from the caller; the pool finds the class by `F`'s
-    // key.
-    unsafe { destroy::<F>(pool, frame.cast()) }
+/// `frame` holds an `F` that only the caller reaches and that never moves.
+unsafe fn poll_frame<F: Future>(frame: NonNull<u8>, cx: &mut Context<'_>) -> Poll<F::Output> {
+    // SAFETY: the caller's contract.
+    unsafe { Pin::new_unchecked(frame.cast::<F>().as_mut()) }.poll(cx)
+}
+
+impl Vtable {
+    /// The word of `frame` that [`RawDyn::new`] fills with its pool.
+    ///
+    /// # Safety
+    /// `frame` is a frame taken for this vtable's future type, whose key
+    /// counts the word.
+    unsafe fn pool_word(&self, frame: NonNull<u8>) -> NonNull<&'static FramePool> {
+        // SAFETY: the caller's contract: `pool_at` is inside the frame.
+        unsafe { frame.add(self.pool_at) }.cast()
+    }
+
+    /// The pool of a frame holding this vtable's future.
+    ///
+    /// # Safety
+    /// As [`Vtable::pool_word`], and the word is written.
+    unsafe fn pool(&self, frame: NonNull<u8>) -> &'static FramePool {
+        // SAFETY: the caller's contract.
+        unsafe { self.pool_word(frame).read() }
+    }
+
+    /// Drops the future in `frame` and gives the frame back to its pool:
+    /// one copy for every future type.
+    ///
+    /// # Safety
+    /// `frame` holds this vtable's future, with its pool word written, and
+    /// no one uses it again.
+    unsafe fn destroy(&self, frame: NonNull<u8>) {
+        // SAFETY: the caller's contract.
+        let pool = unsafe { self.pool(frame) };
+        // SAFETY: the frame was taken from `pool` for `key`, and `drop` drops
+        // the future it holds.
+        unsafe { pool.drop_and_give_back(frame, self.key, self.drop) }
+    }
 }
 
 /// The type-erased core of [`PooledDyn`] and [`LocalPooledDyn`]: two words,
@@ -128,15 +125,14 @@ struct RawDyn<T> {
 
 impl<T> RawDyn<T> {
     fn new<F: Future<Output = T>>(handle: Pooled<F>) -> Self {
+        let vtable = &VtableOf::<F>::VTABLE;
         let (frame, pool) = handle.into_raw_parts();
-        let frame = frame.map(|f| {
-            let frame = f.cast::<u8>();
+        if let Some(frame) = frame {
             // SAFETY: a frame taken for `F`, whose pool word nothing else
             // uses.
-            unsafe { pool_word::<F>(frame).write(pool) };
-            frame
-        });
-        RawDyn { frame, vtable: &VtableOf::<F>::VTABLE, _output: PhantomData }
+            unsafe { vtable.pool_word(frame.cast()).write(pool) };
+        }
+        RawDyn { frame: frame.map(NonNull::cast), vtable, _output: PhantomData }
     }
 
     fn is_terminated(&self) -> bool {
@@ -145,21 +141,29 @@ impl<T> RawDyn<T> {
 
     #[inline]
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<T> {
-        let mut out = core::mem::MaybeUninit::<T>::uninit();
-        // SAFETY: the frame holds the future the vtable was made for, with
-        // its pool word written by `new`; only this handle reaches it and it
-        // never moves; `out` has room for its output.
-        if !unsafe { (self.vtable.poll)(&mut self.frame, cx, out.as_mut_ptr().cast()) } {
-            return Poll::Pending;
+        let Some(frame) = self.frame else { polled_after_completion("PooledDyn") };
+        // SAFETY: `new` stored `poll_frame::<F>` for an `F` whose output is
+        // `T`: the fn pointer goes back to the type it had.
+        let poll_frame = unsafe { core::mem::transmute::<unsafe fn(), PollFn<T>>(self.vtable.poll) };
+        // SAFETY: the frame holds the future the vtable was made for; only
+        // this handle reaches it and it never moves.
+        let poll = unsafe { poll_frame(frame, cx) };
+        if poll.is_ready() {
+            // Out of the handle first: if the drop below panics, the frame
+            // is back already and the handle must not give it back again.
+            self.frame = None;
+            // SAFETY: the future completed and no one reaches the frame
+            // again; its pool word is written. If the future's drop unwinds,
+            // `poll` is still a local here and unwinding drops the output.
+            unsafe { self.vtable.destroy(frame) };
         }
-        // SAFETY: `poll` returned `true`, so it wrote the output.
-        Poll::Ready(unsafe { out.assume_init() })
+        poll
     }
 
     /// The pool of the frame, while the handle holds one.
     fn pool(&self) -> Option<&'static FramePool> {
         // SAFETY: a frame this handle holds, made by `new`.
-        self.frame.map(|frame| unsafe { (self.vtable.pool)(frame) })
+        self.frame.map(|frame| unsafe { self.vtable.pool(frame) })
     }
 }
 
@@ -168,7 +172,7 @@ impl<T> Drop for RawDyn<T> {
         if let Some(frame) = self.frame {
             // SAFETY: the handle owned the frame, and is gone after this: the
             // last use.
-            unsafe { (self.vtable.destroy)(frame) };
+            unsafe { self.vtable.destroy(frame) };
         }
     }
 }

@@ -40,7 +40,9 @@ impl FramePool {
     /// # Safety
     /// `ptr` came from `take_frame(key)` on this pool, and no longer holds a
     /// value.
-    #[inline(always)]
+    // Inlined into each future's code only where it pays: in optimised
+    // builds. A debug build calls the one copy here.
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) unsafe fn give_back(&'static self, ptr: NonNull<u8>, key: ClassKey) {
         if self.first.load(Ordering::Relaxed) == key.bits() {
             if let Some(lp) = near_pool(self.near.load(Ordering::Relaxed)) {

@@ -107,7 +107,10 @@ pub struct FramePool {
     /// [`ClassKey::EMPTY`]: a frame of this layout needs no lookup for its
     /// class, and the handle no word for it.
     pub(crate) first: AtomicU64,
-    shared: OnceLock<Shared>,
+    /// Behind a pointer, so that the `static` of each pooled fn stays a
+    /// few words: the shared part is a kilobyte, and only used pools need
+    /// one.
+    shared: OnceLock<Box<Shared>>,
 }
 
 /// Where a pool's name comes from.
@@ -196,12 +199,12 @@ impl FramePool {
 
     /// The part of the pool all threads share, built on first use.
     pub(crate) fn shared(&self) -> &Shared {
-        self.shared.get_or_init(|| Shared::new(self.settings))
+        self.shared.get_or_init(|| Box::new(Shared::new(self.settings)))
     }
 
     /// [`shared`](FramePool::shared), if built yet.
     pub(crate) fn shared_if_used(&self) -> Option<&Shared> {
-        self.shared.get()
+        self.shared.get().map(|shared| &**shared)
     }
 
     /// What the pool has done so far. Takes the pool's registry lock and sums
@@ -245,5 +248,17 @@ impl fmt::Debug for FramePool {
             .field("max_idle", &self.max_idle())
             .field("prewarm", &self.settings.prewarm)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FramePool;
+
+    /// What each pooled fn's `static` costs: a few words, its shared part
+    /// behind a pointer.
+    #[test]
+    fn a_pool_header_is_a_few_words() {
+        assert!(size_of::<FramePool>() <= 12 * size_of::<usize>(), "{}", size_of::<FramePool>());
     }
 }

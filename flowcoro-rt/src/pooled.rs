@@ -35,7 +35,7 @@ impl FramePool {
         let frame = self.take_frame(key);
         let guard = Unwritten { pool: self, frame, key };
         let ptr = frame.ptr.cast::<F>();
-        debug_assert!(ptr.as_ptr().is_aligned());
+        debug_assert!(frame.ptr.addr().get() % align_of::<F>() == 0);
         // SAFETY: `take_frame` returned memory of a class that fits `key`,
         // the layout of `F` rounded up, and that no one else uses.
         unsafe { ptr.as_ptr().write(make()) };
@@ -86,6 +86,7 @@ impl<F: Future> Pooled<F> {
     /// # Safety
     /// `frame` must hold a valid `F` owned by no one else, in memory taken
     /// from `pool` for `F`'s class key.
+    #[inline(always)]
     unsafe fn from_raw(frame: NonNull<F>, pool: &'static FramePool) -> Self {
         Pooled { frame: Some(frame), pool, _owns: PhantomData }
     }
@@ -107,23 +108,22 @@ impl<F: Future> Pooled<F> {
 /// panics. The pool finds the frame's class by `F`'s layout, as the
 /// allocation did.
 ///
+/// Optimised builds inline the drop and the give-back's fast path here, in
+/// each future's own code; debug builds call the shared
+/// [`drop_and_give_back`](FramePool::drop_and_give_back), so that each
+/// pooled fn adds little code and stack of its own.
+///
 /// # Safety
 /// `frame` must hold a valid `F`, taken from `pool`, that no one uses again.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
 pub(crate) unsafe fn destroy<F: Future>(pool: &'static FramePool, frame: NonNull<F>) {
-    struct GiveBack {
-        pool: &'static FramePool,
-        ptr: NonNull<u8>,
-        key: ClassKey,
-    }
-    impl Drop for GiveBack {
-        fn drop(&mut self) {
-            // SAFETY: the frame's value is gone: its drop unwound.
-            unsafe { self.pool.give_back(self.ptr, self.key) };
-        }
+    let key = KeyOf::<F>::KEY;
+    if cfg!(debug_assertions) {
+        // SAFETY: forwarded from the caller; `drop_erased::<F>` drops an `F`.
+        return unsafe { pool.drop_and_give_back(frame.cast(), key, drop_erased::<F>) };
     }
     let ptr = frame.cast();
-    let key = KeyOf::<F>::KEY;
     // Gives the frame back if dropping the `F` panics; the normal path does
     // it below, inline.
     let on_unwind = GiveBack { pool, ptr, key };
@@ -134,27 +134,96 @@ pub(crate) unsafe fn destroy<F: Future>(pool: &'static FramePool, frame: NonNull
     unsafe { pool.give_back(ptr, key) };
 }
 
+/// Drops the `F` at `frame`: the one piece of a frame's destruction that
+/// depends on its type, for the shared code to call.
+///
+/// # Safety
+/// `frame` holds a valid `F` that no one uses again.
+pub(crate) unsafe fn drop_erased<F>(frame: NonNull<u8>) {
+    // SAFETY: forwarded from the caller.
+    unsafe { ptr::drop_in_place(frame.cast::<F>().as_ptr()) }
+}
+
+/// Gives a frame back when it is dropped: while the drop of the value it
+/// held unwinds.
+struct GiveBack {
+    pool: &'static FramePool,
+    ptr: NonNull<u8>,
+    key: ClassKey,
+}
+
+impl Drop for GiveBack {
+    fn drop(&mut self) {
+        // SAFETY: the frame's value is gone: its drop unwound.
+        unsafe { self.pool.give_back(self.ptr, self.key) };
+    }
+}
+
+impl FramePool {
+    /// [`destroy`] with the value's type erased: drops the value at `ptr`
+    /// with `drop`, then gives the frame back to this pool under `key`, also
+    /// if `drop` panics. One copy serves every future type.
+    ///
+    /// # Safety
+    /// `ptr` holds a valid value, taken from this pool with `key`, that no
+    /// one uses again, and `drop` drops a value of its type.
+    pub(crate) unsafe fn drop_and_give_back(
+        &'static self,
+        ptr: NonNull<u8>,
+        key: ClassKey,
+        drop: unsafe fn(NonNull<u8>),
+    ) {
+        let on_unwind = GiveBack { pool: self, ptr, key };
+        // SAFETY: the caller's contract.
+        unsafe { drop(ptr) };
+        core::mem::forget(on_unwind);
+        // SAFETY: the frame's value has been dropped; the memory is free.
+        unsafe { self.give_back(ptr, key) };
+    }
+}
+
+/// The panic of a handle polled again after it returned `Ready`, out of
+/// each future's own code.
+#[cold]
+#[inline(never)]
+pub(crate) fn polled_after_completion(handle: &str) -> ! {
+    panic!("`{handle}` future polled after completion")
+}
+
 impl<F: Future> Future for Pooled<F> {
     type Output = F::Output;
 
+    // Written for a small stack frame in debug builds, where each level of
+    // a recursion through pooled fns holds one: few named values, the
+    // completion out of line.
     #[inline]
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = &mut *self;
-        let Some(frame) = this.frame else {
-            panic!("`Pooled` future polled after completion");
-        };
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        let Some(frame) = this.frame else { polled_after_completion("Pooled") };
         // SAFETY: the frame holds a valid `F` that only this handle reaches,
         // and it stays at this address until the handle gives it back, after
-        // dropping it: the pinning guarantee holds.
-        let fut = unsafe { Pin::new_unchecked(&mut *frame.as_ptr()) };
-        let out = match fut.poll(cx) {
-            Poll::Ready(out) => out,
-            Poll::Pending => return Poll::Pending,
-        };
-        this.frame = None;
-        // SAFETY: we just took the only pointer to the frame out of the handle.
-        unsafe { destroy(this.pool, frame) };
-        Poll::Ready(out)
+        // dropping it: the pinning guarantee holds. The output stays where
+        // the future's poll put it, which is where this poll returns it: no
+        // copy of its own, however large.
+        let poll = unsafe { Pin::new_unchecked(&mut *frame.as_ptr()) }.poll(cx);
+        if poll.is_ready() {
+            // If the future's drop unwinds, `poll` is still a local here and
+            // unwinding drops the output.
+            this.complete();
+        }
+        poll
+    }
+}
+
+impl<F: Future> Pooled<F> {
+    /// Drops the completed future and gives its frame back.
+    #[inline]
+    fn complete(&mut self) {
+        if let Some(frame) = self.frame.take() {
+            // SAFETY: we just took the only pointer to the frame out of the
+            // handle.
+            unsafe { destroy(self.pool, frame) };
+        }
     }
 }
 
@@ -180,6 +249,7 @@ impl<F: Future> fmt::Debug for Pooled<F> {
 
 impl<F: Future> Pooled<F> {
     /// Takes the frame out of the handle without dropping it.
+    #[inline(always)]
     pub(crate) fn into_raw_parts(self) -> (Option<NonNull<F>>, &'static FramePool) {
         let this = core::mem::ManuallyDrop::new(self);
         (this.frame, this.pool)

@@ -22,7 +22,9 @@ impl FramePool {
     /// Takes a frame for `key`: the fast path. A layout past this pool's
     /// classes is served by a shared size-class pool ([`OVERFLOW`]), and
     /// counted here.
-    #[inline(always)]
+    // Inlined into each future's code only where it pays: in optimised
+    // builds. A debug build calls the one copy here.
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn take_frame(&'static self, key: ClassKey) -> Frame {
         // The pool's first layout, a non-generic fn's only one, is class 0:
         // its hot frame is the whole inline path. The others, and the
