@@ -20,11 +20,37 @@
 //!   impl (as one trait serving both sizes must be): no allocation, and the
 //!   buffer is copied out of the call.
 //!
-//! The overhead of a `dyn` form is its time minus `direct`'s. The loop runs
-//! in one task on a no-op executor. `dyn_trait_mimalloc` runs the same body
-//! with mimalloc as the global allocator.
+//! The `/out` rows measure the size of what a call returns instead of the
+//! size of its frame: a method that completes at once, without suspending,
+//! returns an `Out<N>` of 8 B, 256 B or 1 KiB filled from the seed, and the
+//! loop passes each output to `black_box`. `direct/out` awaits a plain
+//! `async fn`; `pooled_dyn/out`, `async_trait/out` and `dynosaur/out` call
+//! the same body through `&dyn` or dynosaur's wrapper as above, with an
+//! impl block per size.
+//!
+//! The `layered` rows call a tree of layers, the shape of a protocol stack:
+//! five levels of inner nodes above 32 leaves, 63 calls per iteration. Each
+//! node awaits its two children one after the other and combines their
+//! outputs; each leaf suspends once, so every suspension returns up through
+//! all the layers above it and every resumption polls down through them
+//! again.
+//!
+//! - `layered/static`: nested concrete generic types
+//!   (`Node<Node<Node<Node<Node<LayerLeaf>>>>>`), each a plain `async fn`
+//!   awaiting its children's: one state machine, no `dyn`, no allocation.
+//! - `layered/pooled_dyn`: nodes holding `[Box<dyn PooledLayer>; 2]`, built
+//!   once outside the loop, each layer called through `&dyn` of a
+//!   `#[pooled]` trait: 63 frames from pools per iteration.
+//! - `layered/async_trait`: the same tree of an `#[async_trait]` trait: 63
+//!   allocations and frees per iteration.
+//!
+//! The overhead of a `dyn` form is its time minus that of `direct`,
+//! `direct/out` or `layered/static`. The loop runs in one task on a no-op
+//! executor. `dyn_trait_mimalloc` runs the same body with mimalloc as the
+//! global allocator.
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Throughput};
@@ -33,7 +59,7 @@ use criterion::{BenchmarkGroup, BenchmarkId, Throughput};
 // also resolves where `dyn_trait_mimalloc` includes this file).
 #[path = "support/mod.rs"]
 mod support;
-use support::{await_in_loop, yield_once};
+use support::{await_in_loop, block_on, yield_once};
 
 // Unused where another bench binary includes this file as a module.
 #[allow(dead_code)]
@@ -48,6 +74,10 @@ pub(crate) fn run(name: &str) {
     g.throughput(Throughput::Elements(1));
     sized::<64, _>(&mut g, &Leaf64(1));
     sized::<1024, _>(&mut g, &Leaf1k(1));
+    output::<8>(&mut g);
+    output::<256>(&mut g);
+    output::<1024>(&mut g);
+    layered(&mut g);
     g.finish();
     c.final_summary();
 }
@@ -185,3 +215,210 @@ macro_rules! leaves {
 }
 
 leaves!(Leaf64 = 64, Leaf1k = 1024);
+
+/// The ways to call a method that returns an `Out<N>` at once, side by side.
+fn output<const N: usize>(g: &mut BenchmarkGroup<'_, WallTime>)
+where
+    Source: PooledOut<Out<N>> + BoxedOut<Out<N>>,
+{
+    let source = Source(1);
+    let pooled: &dyn PooledOut<Out<N>> = &source;
+    let boxed: &dyn BoxedOut<Out<N>> = &source;
+    let dynosaur: &DynPlainOut<'_, Out<N>> = DynPlainOut::from_ref(&source);
+    g.bench_function(BenchmarkId::new("direct/out", N), |b| {
+        let source = black_box(&source);
+        b.iter_custom(|iters| consume_in_loop(iters, |seed| source.direct::<N>(seed)))
+    });
+    g.bench_function(BenchmarkId::new("pooled_dyn/out", N), |b| {
+        let pooled = black_box(pooled);
+        b.iter_custom(|iters| consume_in_loop(iters, |seed| pooled.out(seed)))
+    });
+    g.bench_function(BenchmarkId::new("async_trait/out", N), |b| {
+        let boxed = black_box(boxed);
+        b.iter_custom(|iters| consume_in_loop(iters, |seed| boxed.out(seed)))
+    });
+    g.bench_function(BenchmarkId::new("dynosaur/out", N), |b| {
+        let dynosaur = black_box(dynosaur);
+        b.iter_custom(|iters| consume_in_loop(iters, |seed| dynosaur.out(seed)))
+    });
+}
+
+/// Awaits `iters` calls of `call` one after the other in one task, each
+/// output passed to `black_box`; times the loop.
+fn consume_in_loop<F: Future>(iters: u64, call: impl Fn(u8) -> F) -> Duration {
+    let start = Instant::now();
+    block_on(async {
+        for i in 0..iters {
+            black_box(call(i as u8).await);
+        }
+    });
+    start.elapsed()
+}
+
+/// An output of `N` bytes.
+#[derive(Clone, Copy)]
+struct Out<const N: usize>([u8; N]);
+
+/// What the output rows call: a body that returns at once.
+struct Source(u8);
+
+impl Source {
+    async fn direct<const N: usize>(&self, seed: u8) -> Out<N> {
+        Out([seed ^ self.0; N])
+    }
+}
+
+/// The output trait under each attribute, with an impl block per size.
+macro_rules! dyn_out {
+    ($attr:meta, $trait:ident: $($n:literal),*) => {
+        #[$attr]
+        trait $trait<T>: Send + Sync {
+            async fn out(&self, seed: u8) -> T;
+        }
+        $(
+            #[$attr]
+            impl $trait<Out<$n>> for Source {
+                async fn out(&self, seed: u8) -> Out<$n> {
+                    Out([seed ^ self.0; $n])
+                }
+            }
+        )*
+    };
+}
+
+dyn_out!(flowcoro::pooled, PooledOut: 8, 256, 1024);
+dyn_out!(async_trait::async_trait, BoxedOut: 8, 256, 1024);
+
+/// The output trait as written for dynosaur.
+#[dynosaur::dynosaur(DynPlainOut = dyn(box) PlainOut)]
+trait PlainOut<T>: Send + Sync {
+    fn out(&self, seed: u8) -> impl Future<Output = T> + Send;
+}
+
+impl<const N: usize> PlainOut<Out<N>> for Source {
+    async fn out(&self, seed: u8) -> Out<N> {
+        Out([seed ^ self.0; N])
+    }
+}
+
+/// The levels of inner nodes of the layered tree, above its leaves.
+const LAYERS: u32 = 5;
+
+/// The layered tree with static dispatch: `LAYERS` levels of `Node`.
+type StaticTree = Node<Node<Node<Node<Node<LayerLeaf>>>>>;
+
+const _: () = assert!(StaticTree::DEPTH == LAYERS);
+
+/// The three forms of the layered tree, side by side.
+fn layered(g: &mut BenchmarkGroup<'_, WallTime>) {
+    let tree = StaticTree::default();
+    let pooled = pooled_tree(LAYERS);
+    let boxed = boxed_tree(LAYERS);
+    g.bench_function(BenchmarkId::new("layered/static", LAYERS), |b| {
+        let tree = black_box(&tree);
+        b.iter_custom(|iters| await_in_loop(iters, |seed| tree.call(seed)))
+    });
+    g.bench_function(BenchmarkId::new("layered/pooled_dyn", LAYERS), |b| {
+        let pooled: &dyn PooledLayer = black_box(&*pooled);
+        b.iter_custom(|iters| await_in_loop(iters, |seed| pooled.call(seed)))
+    });
+    g.bench_function(BenchmarkId::new("layered/async_trait", LAYERS), |b| {
+        let boxed: &dyn BoxedLayer = black_box(&*boxed);
+        b.iter_custom(|iters| await_in_loop(iters, |seed| boxed.call(seed)))
+    });
+}
+
+/// The body of an inner node: its two children awaited one after the
+/// other, the second given the first's output, their outputs combined.
+macro_rules! node_body {
+    ($self:ident, $seed:expr) => {{
+        let [left, right] = &$self.children;
+        let a = left.call($seed).await;
+        let b = right.call($seed.wrapping_add(a)).await;
+        a.rotate_left(1) ^ b
+    }};
+}
+
+/// The body of a leaf: one suspension, as an I/O wait that completes at once.
+macro_rules! layer_leaf_body {
+    ($self:ident, $seed:expr) => {{
+        yield_once().await;
+        $seed.wrapping_mul(3) ^ $self.0
+    }};
+}
+
+/// A leaf of the layered tree, in every form.
+#[derive(Default)]
+struct LayerLeaf(u8);
+
+/// A layer with static dispatch: plain `async fn`s, each awaiting its
+/// children's in place.
+trait Layer {
+    /// The levels of inner nodes from this layer down.
+    const DEPTH: u32;
+
+    fn call(&self, seed: u8) -> impl Future<Output = u8> + Send;
+}
+
+/// An inner node with static dispatch, over children of type `C`.
+#[derive(Default)]
+struct Node<C> {
+    children: [C; 2],
+}
+
+impl<C: Layer + Sync> Layer for Node<C> {
+    const DEPTH: u32 = C::DEPTH + 1;
+
+    async fn call(&self, seed: u8) -> u8 {
+        node_body!(self, seed)
+    }
+}
+
+impl Layer for LayerLeaf {
+    const DEPTH: u32 = 0;
+
+    async fn call(&self, seed: u8) -> u8 {
+        layer_leaf_body!(self, seed)
+    }
+}
+
+/// The layer trait under each attribute: its inner node, holding its
+/// children as `Box<dyn Trait>`, the impls, and the tree's builder.
+macro_rules! dyn_layer {
+    ($attr:meta, $trait:ident, $node:ident, $build:ident) => {
+        #[$attr]
+        trait $trait: Send + Sync {
+            async fn call(&self, seed: u8) -> u8;
+        }
+
+        struct $node {
+            children: [Box<dyn $trait>; 2],
+        }
+
+        #[$attr]
+        impl $trait for $node {
+            async fn call(&self, seed: u8) -> u8 {
+                node_body!(self, seed)
+            }
+        }
+
+        #[$attr]
+        impl $trait for LayerLeaf {
+            async fn call(&self, seed: u8) -> u8 {
+                layer_leaf_body!(self, seed)
+            }
+        }
+
+        /// A tree of `depth` levels of inner nodes above its leaves.
+        fn $build(depth: u32) -> Box<dyn $trait> {
+            if depth == 0 {
+                Box::new(LayerLeaf::default())
+            } else {
+                Box::new($node { children: [$build(depth - 1), $build(depth - 1)] })
+            }
+        }
+    };
+}
+
+dyn_layer!(flowcoro::pooled, PooledLayer, PooledNode, pooled_tree);
+dyn_layer!(async_trait::async_trait, BoxedLayer, BoxedNode, boxed_tree);
