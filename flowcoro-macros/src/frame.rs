@@ -40,7 +40,7 @@ pub(crate) struct Frame {
 //         };
 //         #[allow(clippy::async_yields_async)]
 //         let __make = move || async move {
-//             if let Some(__ret) = None::<T> { return __ret; }
+//             if false { let __ret: T = loop {}; return __ret; }
 //             let _ = &self;
 //             let a = a;
 //             let __arg2 = __arg2;
@@ -87,16 +87,19 @@ pub(crate) fn frame(
     // The first `return` in the block fixes its output type, so an early
     // `return` of the wrong type is reported on the user's expression, as in
     // the `async fn`, `?` converts errors into the declared type, and the
-    // body's last expression is coerced to it. It never runs. An `impl
-    // Trait` can't be named, and `!` needs none: then the output is the
-    // body's own.
+    // body's last expression is coerced to it. It never runs, and holds no
+    // value: a debug build gives it no stack (an `Option<T>` there would
+    // cost each level of a recursion a `T`). An `impl Trait` can't be named,
+    // and `!` needs none: then the output is the body's own.
     let never = matches!(&sig.output, ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)));
     let typed_return = (!never && !params::has_impl_trait(output.clone())).then(|| {
         // rustc notes where the output type was fixed, at this `__ret`: on
-        // the declared type. (The binding is scoped to this `if let`.)
+        // the declared type. (The binding is scoped to this `if`.)
         let ret = syn::Ident::new("__ret", declared_span);
         quote_spanned! {mixed=>
-            if let ::core::option::Option::Some(#ret) = ::core::option::Option::None::<#output> {
+            #[allow(unreachable_code)]
+            if false {
+                let #ret: #output = loop {};
                 return #ret;
             }
         }
