@@ -24,6 +24,7 @@ impl<F: Future> Pooled<F> {
     /// Erases the future's type: a [`PooledDyn`] can sit in one `Vec` beside
     /// handles of other futures with the same output. No allocation: the
     /// frame stays where it is.
+    #[inline(always)]
     pub fn into_dyn<'a>(self) -> PooledDyn<'a, F::Output>
     where
         F: Send + 'a,
@@ -32,6 +33,7 @@ impl<F: Future> Pooled<F> {
     }
 
     /// [`into_dyn`](Pooled::into_dyn) for a future that is not `Send`.
+    #[inline(always)]
     pub fn into_local_dyn<'a>(self) -> LocalPooledDyn<'a, F::Output>
     where
         F: 'a,
@@ -126,13 +128,17 @@ struct RawDyn<T> {
 impl<T> RawDyn<T> {
     fn new<F: Future<Output = T>>(handle: Pooled<F>) -> Self {
         let vtable = &VtableOf::<F>::VTABLE;
-        let (frame, pool) = handle.into_raw_parts();
-        if let Some(frame) = frame {
-            // SAFETY: a frame taken for `F`, whose pool word nothing else
-            // uses.
-            unsafe { vtable.pool_word(frame.cast()).write(pool) };
-        }
-        RawDyn { frame: frame.map(NonNull::cast), vtable, _output: PhantomData }
+        let frame = match handle.into_raw_parts() {
+            (Some(frame), pool) => {
+                let frame = frame.cast();
+                // SAFETY: a frame taken for `F`, whose pool word nothing else
+                // uses.
+                unsafe { vtable.pool_word(frame).write(pool) };
+                Some(frame)
+            }
+            (None, _) => None,
+        };
+        RawDyn { frame, vtable, _output: PhantomData }
     }
 
     fn is_terminated(&self) -> bool {

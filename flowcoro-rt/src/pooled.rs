@@ -108,29 +108,24 @@ impl<F: Future> Pooled<F> {
 /// panics. The pool finds the frame's class by `F`'s layout, as the
 /// allocation did.
 ///
-/// Optimised builds inline the drop and the give-back's fast path here, in
-/// each future's own code; debug builds call the shared
-/// [`drop_and_give_back`](FramePool::drop_and_give_back), so that each
-/// pooled fn adds little code and stack of its own.
+/// Inlined where it pays, in optimised builds; out of line in debug
+/// builds, where the stack frame of the poll that calls it would otherwise
+/// hold its locals at every level of a recursion.
 ///
 /// # Safety
 /// `frame` must hold a valid `F`, taken from `pool`, that no one uses again.
 #[cfg_attr(not(debug_assertions), inline(always))]
-#[cfg_attr(debug_assertions, inline)]
 pub(crate) unsafe fn destroy<F: Future>(pool: &'static FramePool, frame: NonNull<F>) {
     let key = KeyOf::<F>::KEY;
-    if cfg!(debug_assertions) {
-        // SAFETY: forwarded from the caller; `drop_erased::<F>` drops an `F`.
-        return unsafe { pool.drop_and_give_back(frame.cast(), key, drop_erased::<F>) };
-    }
     let ptr = frame.cast();
     // Gives the frame back if dropping the `F` panics; the normal path does
-    // it below, inline.
+    // it below.
     let on_unwind = GiveBack { pool, ptr, key };
     // SAFETY: the caller hands us the only reference to a valid `F`.
     unsafe { ptr::drop_in_place(frame.as_ptr()) };
     core::mem::forget(on_unwind);
-    // SAFETY: the frame's value has been dropped; the memory is free.
+    // SAFETY: the frame's value has been dropped; the memory is free. (Its
+    // fast path is inlined here in optimised builds only.)
     unsafe { pool.give_back(ptr, key) };
 }
 
@@ -193,9 +188,6 @@ pub(crate) fn polled_after_completion(handle: &str) -> ! {
 impl<F: Future> Future for Pooled<F> {
     type Output = F::Output;
 
-    // Written for a small stack frame in debug builds, where each level of
-    // a recursion through pooled fns holds one: few named values, the
-    // completion out of line.
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.get_mut();
@@ -207,23 +199,13 @@ impl<F: Future> Future for Pooled<F> {
         // copy of its own, however large.
         let poll = unsafe { Pin::new_unchecked(&mut *frame.as_ptr()) }.poll(cx);
         if poll.is_ready() {
-            // If the future's drop unwinds, `poll` is still a local here and
-            // unwinding drops the output.
-            this.complete();
+            this.frame = None;
+            // SAFETY: we just took the only pointer to the frame out of the
+            // handle. If the future's drop unwinds, `poll` is still a local
+            // here and unwinding drops the output.
+            unsafe { destroy(this.pool, frame) };
         }
         poll
-    }
-}
-
-impl<F: Future> Pooled<F> {
-    /// Drops the completed future and gives its frame back.
-    #[inline]
-    fn complete(&mut self) {
-        if let Some(frame) = self.frame.take() {
-            // SAFETY: we just took the only pointer to the frame out of the
-            // handle.
-            unsafe { destroy(self.pool, frame) };
-        }
     }
 }
 
