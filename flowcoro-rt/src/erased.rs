@@ -18,7 +18,7 @@ use core::task::{Context, Poll};
 
 use crate::layout::{ClassKey, KeyOf};
 use crate::pool::FramePool;
-use crate::pooled::{Pooled, drop_erased, polled_after_completion};
+use crate::pooled::{Pooled, polled_after_completion};
 
 impl<F: Future> Pooled<F> {
     /// Erases the future's type: a [`PooledDyn`] can sit in one `Vec` beside
@@ -52,7 +52,8 @@ struct Vtable {
     /// erased, so that a `'static` table serves futures whose output
     /// borrows: [`RawDyn::poll`] calls it as the `PollFn<T>` it was.
     poll: unsafe fn(),
-    /// Drops the `F` in a frame.
+    /// `ptr::drop_in_place::<F>`, which drops the `F` in a frame (pointer
+    /// argument types are ABI-compatible, so it is called as it is).
     drop: unsafe fn(NonNull<u8>),
     /// The class key the frame was taken for.
     key: ClassKey,
@@ -68,7 +69,14 @@ impl<F: Future> VtableOf<F> {
         // SAFETY: one fn pointer type for another, of the same size; only
         // `RawDyn::<F::Output>::poll` calls it, as the `PollFn` it is.
         poll: unsafe { core::mem::transmute::<PollFn<F::Output>, unsafe fn()>(Self::POLL) },
-        drop: drop_erased::<F>,
+        // SAFETY: a fn taking `*mut F` as one taking a `NonNull<u8>`: thin
+        // pointers, which Rust's ABI passes alike; `destroy` calls it with a
+        // frame holding an `F`.
+        drop: unsafe {
+            core::mem::transmute::<unsafe fn(*mut F), unsafe fn(NonNull<u8>)>(
+                core::ptr::drop_in_place::<F>,
+            )
+        },
         key: KeyOf::<F>::KEY,
         pool_at: KeyOf::<F>::POOL_AT,
     };
@@ -78,7 +86,7 @@ impl<F: Future> VtableOf<F> {
 /// `frame` holds an `F` that only the caller reaches and that never moves.
 unsafe fn poll_frame<F: Future>(frame: NonNull<u8>, cx: &mut Context<'_>) -> Poll<F::Output> {
     // SAFETY: the caller's contract.
-    unsafe { Pin::new_unchecked(frame.cast::<F>().as_mut()) }.poll(cx)
+    unsafe { Pin::new_unchecked(&mut *(frame.as_ptr() as *mut F)) }.poll(cx)
 }
 
 impl Vtable {
@@ -126,11 +134,11 @@ struct RawDyn<T> {
 }
 
 impl<T> RawDyn<T> {
+    #[inline(always)]
     fn new<F: Future<Output = T>>(handle: Pooled<F>) -> Self {
         let vtable = &VtableOf::<F>::VTABLE;
         let frame = match handle.into_raw_parts() {
             (Some(frame), pool) => {
-                let frame = frame.cast();
                 // SAFETY: a frame taken for `F`, whose pool word nothing else
                 // uses.
                 unsafe { vtable.pool_word(frame).write(pool) };

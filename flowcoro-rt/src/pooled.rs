@@ -29,20 +29,21 @@ impl FramePool {
     /// This is what `#[pooled]` calls: the frame is taken first and the
     /// future written into it, so the cost of a call does not grow with the
     /// size of its state machine. If `make` panics, the frame goes back.
-    #[inline]
+    // Always inlined: in a debug build too, a pooled fn then holds its
+    // call's code itself instead of one more generic fn of its own.
+    #[inline(always)]
     pub fn alloc_with<F: Future, M: FnOnce() -> F>(&'static self, make: M) -> Pooled<F> {
         let key = KeyOf::<F>::KEY;
         let frame = self.take_frame(key);
         let guard = Unwritten { pool: self, frame, key };
-        let ptr = frame.ptr.cast::<F>();
         debug_assert!(frame.ptr.addr().get() % align_of::<F>() == 0);
         // SAFETY: `take_frame` returned memory of a class that fits `key`,
         // the layout of `F` rounded up, and that no one else uses.
-        unsafe { ptr.as_ptr().write(make()) };
+        unsafe { (frame.ptr.as_ptr() as *mut F).write(make()) };
         core::mem::forget(guard);
-        // SAFETY: `ptr` now holds an `F` that only the handle owns, taken from
-        // this pool for `F`'s class key.
-        unsafe { Pooled::from_raw(ptr, self) }
+        // SAFETY: the frame now holds an `F` that only the handle owns, taken
+        // from this pool for `F`'s class key.
+        unsafe { Pooled::from_raw(frame.ptr, self) }
     }
 }
 
@@ -62,8 +63,9 @@ impl FramePool {
 ///   future does.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Pooled<F: Future> {
-    /// The frame holding the future; `None` once it completed.
-    frame: Option<NonNull<F>>,
+    /// The frame holding the future; `None` once it completed. Untyped, so
+    /// that no generic pointer fn is made per future type for it.
+    frame: Option<NonNull<u8>>,
     pool: &'static FramePool,
     /// The handle owns an `F` and drops it (for the drop checker).
     _owns: PhantomData<F>,
@@ -87,7 +89,7 @@ impl<F: Future> Pooled<F> {
     /// `frame` must hold a valid `F` owned by no one else, in memory taken
     /// from `pool` for `F`'s class key.
     #[inline(always)]
-    unsafe fn from_raw(frame: NonNull<F>, pool: &'static FramePool) -> Self {
+    unsafe fn from_raw(frame: NonNull<u8>, pool: &'static FramePool) -> Self {
         Pooled { frame: Some(frame), pool, _owns: PhantomData }
     }
 
@@ -115,28 +117,17 @@ impl<F: Future> Pooled<F> {
 /// # Safety
 /// `frame` must hold a valid `F`, taken from `pool`, that no one uses again.
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) unsafe fn destroy<F: Future>(pool: &'static FramePool, frame: NonNull<F>) {
+pub(crate) unsafe fn destroy<F: Future>(pool: &'static FramePool, frame: NonNull<u8>) {
     let key = KeyOf::<F>::KEY;
-    let ptr = frame.cast();
     // Gives the frame back if dropping the `F` panics; the normal path does
     // it below.
-    let on_unwind = GiveBack { pool, ptr, key };
+    let on_unwind = GiveBack { pool, ptr: frame, key };
     // SAFETY: the caller hands us the only reference to a valid `F`.
-    unsafe { ptr::drop_in_place(frame.as_ptr()) };
+    unsafe { ptr::drop_in_place(frame.as_ptr() as *mut F) };
     core::mem::forget(on_unwind);
     // SAFETY: the frame's value has been dropped; the memory is free. (Its
     // fast path is inlined here in optimised builds only.)
-    unsafe { pool.give_back(ptr, key) };
-}
-
-/// Drops the `F` at `frame`: the one piece of a frame's destruction that
-/// depends on its type, for the shared code to call.
-///
-/// # Safety
-/// `frame` holds a valid `F` that no one uses again.
-pub(crate) unsafe fn drop_erased<F>(frame: NonNull<u8>) {
-    // SAFETY: forwarded from the caller.
-    unsafe { ptr::drop_in_place(frame.cast::<F>().as_ptr()) }
+    unsafe { pool.give_back(frame, key) };
 }
 
 /// Gives a frame back when it is dropped: while the drop of the value it
@@ -197,13 +188,13 @@ impl<F: Future> Future for Pooled<F> {
         // dropping it: the pinning guarantee holds. The output stays where
         // the future's poll put it, which is where this poll returns it: no
         // copy of its own, however large.
-        let poll = unsafe { Pin::new_unchecked(&mut *frame.as_ptr()) }.poll(cx);
+        let poll = unsafe { Pin::new_unchecked(&mut *(frame.as_ptr() as *mut F)) }.poll(cx);
         if poll.is_ready() {
             this.frame = None;
             // SAFETY: we just took the only pointer to the frame out of the
             // handle. If the future's drop unwinds, `poll` is still a local
             // here and unwinding drops the output.
-            unsafe { destroy(this.pool, frame) };
+            unsafe { destroy::<F>(this.pool, frame) };
         }
         poll
     }
@@ -215,7 +206,7 @@ impl<F: Future> Drop for Pooled<F> {
         if let Some(frame) = self.frame {
             // SAFETY: the handle owned the frame, and is gone after this: the
             // last use.
-            unsafe { destroy(self.pool, frame) };
+            unsafe { destroy::<F>(self.pool, frame) };
         }
     }
 }
@@ -232,7 +223,7 @@ impl<F: Future> fmt::Debug for Pooled<F> {
 impl<F: Future> Pooled<F> {
     /// Takes the frame out of the handle without dropping it.
     #[inline(always)]
-    pub(crate) fn into_raw_parts(self) -> (Option<NonNull<F>>, &'static FramePool) {
+    pub(crate) fn into_raw_parts(self) -> (Option<NonNull<u8>>, &'static FramePool) {
         let this = core::mem::ManuallyDrop::new(self);
         (this.frame, this.pool)
     }
