@@ -158,7 +158,8 @@ impl<T> RawDyn<T> {
         let Some(frame) = self.frame else { polled_after_completion("PooledDyn") };
         // SAFETY: `new` stored `poll_frame::<F>` for an `F` whose output is
         // `T`: the fn pointer goes back to the type it had.
-        let poll_frame = unsafe { core::mem::transmute::<unsafe fn(), PollFn<T>>(self.vtable.poll) };
+        let poll_frame =
+            unsafe { core::mem::transmute::<unsafe fn(), PollFn<T>>(self.vtable.poll) };
         // SAFETY: the frame holds the future the vtable was made for; only
         // this handle reaches it and it never moves.
         let poll = unsafe { poll_frame(frame, cx) };

@@ -1,0 +1,128 @@
+//! The stack a recursive `#[pooled]` fn uses per level of recursion, against
+//! the boxed recursion it replaces (what `#[async_recursion]` expands to: an
+//! `async move` block in a `Pin<Box<dyn Future + Send>>`), in whatever
+//! profile the tests are built with; in a debug build, where tests run and
+//! a deep recursion overflows first, that is the figure that matters.
+//!
+//! Each fn recurses to a depth, and its innermost call reads the address
+//! of a local: the difference between two depths, on one thread, is the
+//! stack that many levels of polls hold.
+
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll, Waker};
+
+/// The address of a local of a frame below the caller's.
+#[inline(never)]
+fn stack_address() -> usize {
+    let here = 0_u8;
+    std::hint::black_box(&raw const here).addr()
+}
+
+#[flowcoro::pooled]
+async fn pooled_depth(n: u32, yields: bool) -> usize {
+    if n == 0 {
+        if yields {
+            YieldOnce(false).await;
+        }
+        return stack_address();
+    }
+    pooled_depth(n - 1, yields).await
+}
+
+/// What `#[async_recursion]` expands to.
+fn boxed_depth(n: u32, yields: bool) -> Pin<Box<dyn Future<Output = usize> + Send>> {
+    Box::pin(async move {
+        if n == 0 {
+            if yields {
+                YieldOnce(false).await;
+            }
+            return stack_address();
+        }
+        boxed_depth(n - 1, yields).await
+    })
+}
+
+/// Returns `Pending` once, then `Ready`: the deepest call suspends, so the
+/// stack is measured on a poll that resumes every level, not only on the
+/// first one.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+fn block_on<F: Future>(fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+}
+
+const SHALLOW: u32 = 8;
+const DEEP: u32 = 264;
+
+/// Bytes of stack per level of `depth`, on a thread of known stack.
+fn per_level<F: Future<Output = usize>>(depth: impl Fn(u32) -> F + Send + Sync) -> usize {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn_scoped(s, || {
+                let shallow = block_on(depth(SHALLOW));
+                let deep = block_on(depth(DEEP));
+                assert!(deep < shallow, "the stack grows down here");
+                (shallow - deep) / (DEEP - SHALLOW) as usize
+            })
+            .expect("spawn")
+            .join()
+            .expect("no overflow")
+    })
+}
+
+/// What a level of pooled recursion may hold beyond the boxed one: the
+/// handle's own poll, which gives the frame back on completion (where the
+/// box is freed later, by its caller); a debug build gives it a frame of
+/// spilled values, an optimised one inlines it.
+const HANDLE_POLL: usize = 128;
+
+#[test]
+fn a_pooled_recursion_uses_at_most_a_handle_poll_more_stack_per_level_than_the_boxed_one() {
+    for yields in [false, true] {
+        let pooled = per_level(|n| pooled_depth(n, yields));
+        let boxed = per_level(|n| boxed_depth(n, yields));
+        println!("stack per level (yields: {yields}): pooled {pooled} B, boxed {boxed} B");
+        assert!(
+            pooled <= boxed + HANDLE_POLL,
+            "pooled {pooled} B per level, boxed {boxed} B (yields: {yields})"
+        );
+    }
+}
+
+#[test]
+fn a_deep_pooled_recursion_fits_where_the_boxed_one_does() {
+    // A depth the boxed recursion reaches on a 2 MiB thread (Rust's default
+    // for spawned threads) with room to spare, in every profile.
+    let boxed = per_level(|n| boxed_depth(n, true));
+    let depth = u32::try_from((1 << 20) / boxed.max(1)).expect("small");
+    let reached = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            block_on(pooled_depth(depth, true));
+            depth
+        })
+        .expect("spawn")
+        .join()
+        .expect("no overflow");
+    assert_eq!(reached, depth);
+}
