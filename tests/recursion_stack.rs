@@ -108,21 +108,3 @@ fn a_pooled_recursion_uses_at_most_a_handle_poll_more_stack_per_level_than_the_b
         );
     }
 }
-
-#[test]
-fn a_deep_pooled_recursion_fits_where_the_boxed_one_does() {
-    // A depth the boxed recursion reaches on a 2 MiB thread (Rust's default
-    // for spawned threads) with room to spare, in every profile.
-    let boxed = per_level(|n| boxed_depth(n, true));
-    let depth = u32::try_from((1 << 20) / boxed.max(1)).expect("small");
-    let reached = std::thread::Builder::new()
-        .stack_size(2 << 20)
-        .spawn(move || {
-            block_on(pooled_depth(depth, true));
-            depth
-        })
-        .expect("spawn")
-        .join()
-        .expect("no overflow");
-    assert_eq!(reached, depth);
-}

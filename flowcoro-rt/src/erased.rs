@@ -67,7 +67,7 @@ impl<F: Future> VtableOf<F> {
     const POLL: PollFn<F::Output> = poll_frame::<F>;
     const VTABLE: Vtable = Vtable {
         // SAFETY: one fn pointer type for another, of the same size; only
-        // `RawDyn::<F::Output>::poll` calls it, as the `PollFn` it is.
+        // `Vtable::poll_fn::<F::Output>` reads it, as the `PollFn` it is.
         poll: unsafe { core::mem::transmute::<PollFn<F::Output>, unsafe fn()>(Self::POLL) },
         // SAFETY: a fn taking `*mut F` as one taking a `NonNull<u8>`: thin
         // pointers, which Rust's ABI passes alike; `destroy` calls it with a
@@ -90,11 +90,24 @@ unsafe fn poll_frame<F: Future>(frame: NonNull<u8>, cx: &mut Context<'_>) -> Pol
 }
 
 impl Vtable {
+    /// The poll, as the [`PollFn`] it was made as.
+    ///
+    /// # Safety
+    /// `T` is the output of the future type this vtable was made for.
+    #[inline(always)]
+    unsafe fn poll_fn<T>(&self) -> PollFn<T> {
+        // SAFETY: the caller's contract: `VtableOf::<F>` stored
+        // `poll_frame::<F>`, a `PollFn<F::Output>`, and `T` is `F::Output`:
+        // the fn pointer goes back to the type it had.
+        unsafe { core::mem::transmute::<unsafe fn(), PollFn<T>>(self.poll) }
+    }
+
     /// The word of `frame` that [`RawDyn::new`] fills with its pool.
     ///
     /// # Safety
     /// `frame` is a frame taken for this vtable's future type, whose key
     /// counts the word.
+    #[inline]
     unsafe fn pool_word(&self, frame: NonNull<u8>) -> NonNull<&'static FramePool> {
         // SAFETY: the caller's contract: `pool_at` is inside the frame.
         unsafe { frame.add(self.pool_at) }.cast()
@@ -156,13 +169,10 @@ impl<T> RawDyn<T> {
     #[inline]
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<T> {
         let Some(frame) = self.frame else { polled_after_completion("PooledDyn") };
-        // SAFETY: `new` stored `poll_frame::<F>` for an `F` whose output is
-        // `T`: the fn pointer goes back to the type it had.
-        let poll_frame =
-            unsafe { core::mem::transmute::<unsafe fn(), PollFn<T>>(self.vtable.poll) };
-        // SAFETY: the frame holds the future the vtable was made for; only
-        // this handle reaches it and it never moves.
-        let poll = unsafe { poll_frame(frame, cx) };
+        // SAFETY: `new` made the vtable for an `F` whose output is `T`; the
+        // frame holds that future, only this handle reaches it and it never
+        // moves.
+        let poll = unsafe { self.vtable.poll_fn::<T>()(frame, cx) };
         if poll.is_ready() {
             // Out of the handle first: if the drop below panics, the frame
             // is back already and the handle must not give it back again.
