@@ -139,15 +139,19 @@ pub use flowcoro_macros::pool;
 /// ```
 pub use flowcoro_macros::pooled;
 pub use flowcoro_rt::{
-    DECAY_HALF_LIFE, DECAY_HOLD, FramePool, LocalPooledDyn, MAGAZINE, MAGAZINE_MAX, PoolStats,
-    Pooled, PooledDyn, Report, idle_budget, pools, report, set_idle_budget, trim_all,
+    DECAY_HALF_LIFE, DECAY_HOLD, FramePool, LocalPooledDyn, LocalPooledStream, MAGAZINE,
+    MAGAZINE_MAX, PoolStats, Pooled, PooledDyn, PooledStream, Report, idle_budget, pools, report,
+    set_idle_budget, trim_all,
 };
 
 /// What `#[pooled]` expansions name. Not public API.
 #[doc(hidden)]
 pub mod __private {
     pub use core::future::Future;
-    pub use flowcoro_rt::{FramePool, LocalPooledDyn, Pooled, PooledDyn};
+    pub use flowcoro_rt::{
+        FramePool, LocalPooledDyn, LocalPooledStream, Pooled, PooledDyn, PooledStream,
+    };
+    pub use futures_core::Stream;
 
     /// Erases the future of a method of a `#[pooled]` trait or impl block.
     /// The `F: Send` bound is the check that the method's body is `Send`:
@@ -161,5 +165,52 @@ pub mod __private {
     #[inline(always)]
     pub fn into_local_dyn<'a, F: Future + 'a>(handle: Pooled<F>) -> LocalPooledDyn<'a, F::Output> {
         handle.into_local_dyn()
+    }
+
+    /// Erases the stream of a `fn .. -> impl Stream` method of a `#[pooled]`
+    /// trait or impl block. The `S: Send` bound is the check that the
+    /// stream is `Send`, as for [`into_dyn`].
+    #[inline(always)]
+    pub fn into_dyn_stream<'a, S: Stream + Send + 'a>(
+        handle: Pooled<S>,
+    ) -> PooledStream<'a, S::Item> {
+        handle.into_dyn_stream()
+    }
+
+    /// What `pool!` builds: a future or a stream. `pool!` calls
+    /// `Probe::of(&handle).pool_takes_a_future_or_a_stream()` with both
+    /// traits in scope; the method resolves (to the future's first) only if
+    /// the value is one of them, and rustc's error otherwise names both
+    /// bounds.
+    #[derive(Debug)]
+    pub struct Probe<T>(core::marker::PhantomData<T>);
+
+    impl<T> Probe<T> {
+        #[inline(always)]
+        pub fn of(_: &Pooled<T>) -> Self {
+            Probe(core::marker::PhantomData)
+        }
+    }
+
+    pub trait ProbeFuture {
+        #[inline(always)]
+        fn pool_takes_a_future_or_a_stream(&self) {}
+    }
+
+    impl<F: Future> ProbeFuture for Probe<F> {}
+
+    pub trait ProbeStream {
+        #[inline(always)]
+        fn pool_takes_a_future_or_a_stream(&self) {}
+    }
+
+    impl<S: Stream> ProbeStream for &Probe<S> {}
+
+    /// [`into_dyn_stream`] under `#[pooled(?Send)]`.
+    #[inline(always)]
+    pub fn into_local_dyn_stream<'a, S: Stream + 'a>(
+        handle: Pooled<S>,
+    ) -> LocalPooledStream<'a, S::Item> {
+        handle.into_local_dyn_stream()
     }
 }

@@ -8,6 +8,7 @@ use syn::{ItemFn, ReturnType};
 
 use crate::args::Config;
 use crate::frame::frame;
+use crate::stream_fn::{self, is_stream_fn};
 use crate::support::{private_path, split_inner};
 
 // Input:
@@ -18,6 +19,9 @@ use crate::support::{private_path, split_inner};
 //     where W
 //     { /* the frame's prelude; its handle */ }
 pub(crate) fn rewrite(item: ItemFn, config: &Config) -> TokenStream {
+    if is_stream_fn(&item.sig) {
+        return stream_fn::rewrite(item, config);
+    }
     let mixed = Span::mixed_site();
     let ItemFn { attrs, vis, mut sig, block } = item;
     let (outer, inner) = split_inner(attrs);

@@ -3,7 +3,7 @@
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
-use syn::{Expr, ExprAsync};
+use syn::Expr;
 
 use crate::args::{Config, Options};
 use crate::support::{Errors, private_path};
@@ -46,20 +46,14 @@ pub(crate) fn pool(input: TokenStream) -> TokenStream {
             "`pool!` options are `name`, `max_idle`, `prewarm` and `crate`",
         ));
     }
-    let block = match syn::parse2::<Expr>(block.clone()) {
-        Ok(Expr::Async(block)) => block,
-        Ok(other) => {
-            let message = "`pool!` takes an `async` block: `pool!(async move { .. })`, \
-                           or with options, `pool!(name = \"label\"; async move { .. })`";
-            errors.push(syn::Error::new_spanned(&other, message));
-            return with_errors(errors, other.into_token_stream());
-        }
+    let expr = match syn::parse2::<Expr>(block) {
+        Ok(expr) => expr,
         Err(err) => {
             errors.push(err);
             return with_errors(errors, quote!(()));
         }
     };
-    with_errors(errors, expand(&block, &config))
+    with_errors(errors, expand(&expr, &config))
 }
 
 /// `expr`, with the errors beside it, as one expression.
@@ -103,7 +97,7 @@ fn split(input: TokenStream) -> (Option<TokenStream>, TokenStream) {
     }
 }
 
-fn expand(block: &ExprAsync, config: &Config) -> TokenStream {
+fn expand(expr: &Expr, config: &Config) -> TokenStream {
     let mixed = Span::mixed_site();
     let private = private_path(config);
     let name = match &config.name {
@@ -114,10 +108,31 @@ fn expand(block: &ExprAsync, config: &Config) -> TokenStream {
     };
     let max_idle = config.max_idle.as_ref().map(|n| quote_spanned!(mixed=> .with_max_idle(#n)));
     let prewarm = config.prewarm.as_ref().map(|n| quote_spanned!(mixed=> .with_prewarm(#n)));
+    let static_pool = quote_spanned! {mixed=>
+        static POOL: #private::FramePool = #private::FramePool::new(#name) #max_idle #prewarm;
+    };
+    if let Expr::Async(_) = expr {
+        return quote_spanned! {mixed=>
+            {
+                #static_pool
+                #private::FramePool::alloc_with(&POOL, || #expr)
+            }
+        };
+    }
+    // Any other expression may be a future or a stream: the probe's method
+    // resolves for either, and for anything else rustc says that neither
+    // trait holds, on the expression.
+    let span = syn::spanned::Spanned::span(expr);
+    let method = syn::Ident::new("pool_takes_a_future_or_a_stream", span);
+    let probe = quote_spanned!(mixed=> (&#private::Probe::of(&__handle)).#method());
     quote_spanned! {mixed=>
         {
-            static POOL: #private::FramePool = #private::FramePool::new(#name) #max_idle #prewarm;
-            #private::FramePool::alloc_with(&POOL, || #block)
+            #static_pool
+            let __handle = #private::FramePool::place_with(&POOL, || #expr);
+            #[allow(unused_imports)]
+            use #private::{ProbeFuture as _, ProbeStream as _};
+            #probe;
+            __handle
         }
     }
 }

@@ -16,6 +16,7 @@ use syn::{
 
 use crate::args::{Config, Within};
 use crate::lifetimes;
+use crate::stream_fn;
 use crate::support::private_path;
 
 /// What is in scope around a method: the trait's or impl's generics, and
@@ -97,7 +98,13 @@ fn future_lifetime(sig: &Signature, taken: &[Lifetime], span: Span) -> Lifetime 
 // A default body (without `?Send`) also asks `Self: Sync` (for `&self`) or
 // `Self: Send` (for `&mut self`, `self`, `Box<Self>`...) on the method,
 // unless the trait has it as a supertrait: its future holds the receiver.
-pub(crate) fn rewrite(sig: &mut Signature, scope: &Scope, config: &Config, role: Role) {
+pub(crate) fn rewrite(
+    sig: &mut Signature,
+    scope: &Scope,
+    config: &Config,
+    role: Role,
+    stream: bool,
+) {
     // Generated generics point at the method, so that a mismatch between a
     // trait and an impl (E0195) is reported on the offending method.
     let span = sig.ident.span();
@@ -114,6 +121,15 @@ pub(crate) fn rewrite(sig: &mut Signature, scope: &Scope, config: &Config, role:
         }
     }
     let output = match &sig.output {
+        _ if stream => stream_fn::item(&sig.output).map_or_else(
+            || {
+                let message = "a `#[pooled]` stream method must name its item type: \
+                               `impl Stream<Item = T>`";
+                let span = syn::spanned::Spanned::span(&sig.output);
+                quote_spanned!(span=> ::core::compile_error!(#message))
+            },
+            |item| item.to_token_stream(),
+        ),
         ReturnType::Default => quote_spanned!(Span::mixed_site()=> ()),
         ReturnType::Type(_, ty) => ty.to_token_stream(),
     };
@@ -221,10 +237,13 @@ pub(crate) fn rewrite(sig: &mut Signature, scope: &Scope, config: &Config, role:
     where_clause.predicates.extend(bounds);
     sig.asyncness = None;
     let private = private_path(config);
-    let handle = Ident::new(
-        if config.local.is_some() { "LocalPooledDyn" } else { "PooledDyn" },
-        Span::mixed_site(),
-    );
+    let handle = match (stream, config.local.is_some()) {
+        (false, false) => "PooledDyn",
+        (false, true) => "LocalPooledDyn",
+        (true, false) => "PooledStream",
+        (true, true) => "LocalPooledStream",
+    };
+    let handle = Ident::new(handle, Span::mixed_site());
     sig.output =
         syn::parse_quote_spanned!(Span::mixed_site()=> -> #private::#handle<#pooled, #output>);
 }

@@ -66,19 +66,7 @@ pub(crate) fn frame(
 ) -> Frame {
     let mixed = Span::mixed_site();
     let private = private_path(config);
-    // By default the pool is named after a function nested here, whose
-    // path the runtime reads: it has the impl's type (and trait) in it, so
-    // a method gets the same name wherever the attribute is, and no two
-    // pools share a default name.
-    let (site, pool) = match &config.name {
-        Some(name) => (None, quote_spanned!(mixed=> #private::FramePool::new(#name))),
-        None => (
-            Some(quote_spanned!(mixed=> fn __flowcoro_site() {})),
-            quote_spanned!(mixed=> #private::FramePool::at_site(&__flowcoro_site)),
-        ),
-    };
-    let max_idle = config.max_idle.as_ref().map(|n| quote_spanned!(mixed=> .with_max_idle(#n)));
-    let prewarm = config.prewarm.as_ref().map(|n| quote_spanned!(mixed=> .with_prewarm(#n)));
+    let pool = pool_static(config);
 
     let (output, declared_span) = match &sig.output {
         ReturnType::Default => (quote_spanned!(mixed=> ()), sig.paren_token.span.close()),
@@ -124,11 +112,7 @@ pub(crate) fn frame(
 
     let prelude = quote_spanned! {mixed=>
         #(#inner)*
-        let __pool: &'static #private::FramePool = {
-            #site
-            static POOL: #private::FramePool = #pool #max_idle #prewarm;
-            &POOL
-        };
+        #pool
         // The future's output is the `async fn`'s, which may be a future
         // itself: here that is no missing `.await`.
         #[allow(clippy::async_yields_async)]
@@ -136,6 +120,33 @@ pub(crate) fn frame(
     };
     let handle = quote_spanned!(mixed=> #private::FramePool::alloc_with(__pool, __make));
     Frame { output, prelude, handle, brace }
+}
+
+/// `let __pool: &'static FramePool = { .. };`: the pool of one function,
+/// a `static` with the options of `config`.
+pub(crate) fn pool_static(config: &Config) -> TokenStream {
+    let mixed = Span::mixed_site();
+    let private = private_path(config);
+    // By default the pool is named after a function nested here, whose
+    // path the runtime reads: it has the impl's type (and trait) in it, so
+    // a method gets the same name wherever the attribute is, and no two
+    // pools share a default name.
+    let (site, pool) = match &config.name {
+        Some(name) => (None, quote_spanned!(mixed=> #private::FramePool::new(#name))),
+        None => (
+            Some(quote_spanned!(mixed=> fn __flowcoro_site() {})),
+            quote_spanned!(mixed=> #private::FramePool::at_site(&__flowcoro_site)),
+        ),
+    };
+    let max_idle = config.max_idle.as_ref().map(|n| quote_spanned!(mixed=> .with_max_idle(#n)));
+    let prewarm = config.prewarm.as_ref().map(|n| quote_spanned!(mixed=> .with_prewarm(#n)));
+    quote_spanned! {mixed=>
+        let __pool: &'static #private::FramePool = {
+            #site
+            static POOL: #private::FramePool = #pool #max_idle #prewarm;
+            &POOL
+        };
+    }
 }
 
 impl Frame {

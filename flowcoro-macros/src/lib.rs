@@ -27,6 +27,7 @@ mod lifetimes;
 mod method;
 mod params;
 mod receiver;
+mod stream_fn;
 mod support;
 mod trait_decl;
 mod validate;

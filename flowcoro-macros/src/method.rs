@@ -9,6 +9,7 @@ use syn::{Attribute, Block, Ident, Meta, Signature, Visibility};
 use crate::args::{Config, Options};
 use crate::dyn_sig::{self, Role, Scope};
 use crate::frame::frame;
+use crate::stream_fn::{self, is_stream_fn};
 use crate::support::{Errors, private_path, respan, split_inner};
 
 /// Takes the `#[pooled(...)]` attributes off a method of a `#[pooled]` trait
@@ -45,9 +46,12 @@ pub(crate) fn options(
         config = config.overridden_by(options.config);
     }
     let ident = &sig.ident;
-    if sig.asyncness.is_none() {
+    if sig.asyncness.is_none() && !is_stream_fn(sig) {
         if let Some(attr) = own.first() {
-            let message = format!("`#[pooled]` requires an `async fn`; make it `async fn {ident}`");
+            let message = format!(
+                "`#[pooled]` requires an `async fn` or a `fn` returning `impl Stream`; make it \
+                 `async fn {ident}`"
+            );
             errors.push(syn::Error::new_spanned(attr, message));
         }
         return None;
@@ -94,14 +98,24 @@ pub(crate) struct Method {
 pub(crate) fn rewrite(method: Method, scope: &Scope, config: &Config, role: Role) -> TokenStream {
     let Method { attrs, vis, defaultness, mut sig, block } = method;
     let (outer, inner) = split_inner(attrs);
-    let frame = frame(&mut sig, block, inner, config);
-    dyn_sig::rewrite(&mut sig, scope, config, role);
+    let stream = is_stream_fn(&sig);
+    let frame = if stream {
+        stream_fn::frame(block, inner, config)
+    } else {
+        frame(&mut sig, block, inner, config)
+    };
+    dyn_sig::rewrite(&mut sig, scope, config, role, stream);
     // Without `?Send`, the erasure requires a `Send` future; the error on a
     // body that is not points at the method's name, with rustc's note on
     // the culprit.
     let span = sig.ident.span();
     let private = respan(private_path(config), span);
-    let convert = if config.local.is_some() { "into_local_dyn" } else { "into_dyn" };
+    let convert = match (stream, config.local.is_some()) {
+        (false, false) => "into_dyn",
+        (false, true) => "into_local_dyn",
+        (true, false) => "into_dyn_stream",
+        (true, true) => "into_local_dyn_stream",
+    };
     let convert = Ident::new(convert, span);
     let body = frame.into_body(|handle| quote_spanned!(span=> #private::#convert(#handle)));
     quote!(#(#outer)* #vis #defaultness #sig #body)
@@ -109,7 +123,8 @@ pub(crate) fn rewrite(method: Method, scope: &Scope, config: &Config, role: Role
 
 /// A bodyless trait method: only its signature changes.
 pub(crate) fn declare(sig: &mut Signature, scope: &Scope, config: &Config) {
-    dyn_sig::rewrite(sig, scope, config, Role::Trait { default: false });
+    let stream = is_stream_fn(sig);
+    dyn_sig::rewrite(sig, scope, config, Role::Trait { default: false }, stream);
 }
 
 /// Options of a whole trait or impl block: `name` names one pool.

@@ -6,9 +6,12 @@ use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
 use syn::{Item, ItemFn, ItemImpl, ItemTrait, TraitItemFn};
 
+use crate::stream_fn::is_stream_fn;
+
 /// The item under the attribute, sorted.
 pub(crate) enum Target {
-    /// An `async fn` with a body: what the rewrite takes.
+    /// An `async fn` with a body, or a `fn` returning `impl Stream`: what
+    /// the rewrite takes.
     AsyncFn(Box<ItemFn>),
     /// A trait declaration: its `async fn`s become `dyn`-compatible.
     Trait(Box<ItemTrait>),
@@ -25,7 +28,9 @@ const REQUIRES_ASYNC_FN: &str = "`#[pooled]` requires an `async fn`";
 /// other attribute macros (see `defer.rs`).
 pub(crate) fn target(input: TokenStream, after: bool) -> syn::Result<Target> {
     let item = match syn::parse2(input)? {
-        Item::Fn(f) if f.sig.asyncness.is_some() => return Ok(Target::AsyncFn(Box::new(f))),
+        Item::Fn(f) if f.sig.asyncness.is_some() || is_stream_fn(&f.sig) => {
+            return Ok(Target::AsyncFn(Box::new(f)));
+        }
         Item::Trait(t) => return Ok(Target::Trait(Box::new(t))),
         Item::Impl(i) => return Ok(Target::Impl(Box::new(i))),
         item => item,
@@ -41,7 +46,10 @@ pub(crate) fn target(input: TokenStream, after: bool) -> syn::Result<Target> {
                      `#[pooled]` on the `async fn`s it calls"
                 )
             } else {
-                format!("{REQUIRES_ASYNC_FN}; make it `async fn {ident}`")
+                format!(
+                    "{REQUIRES_ASYNC_FN}; make it `async fn {ident}` (or return `impl Stream<Item \
+                     = T>` from it to pool the stream it returns)"
+                )
             };
             (quote!(#fn_token #ident), message)
         }

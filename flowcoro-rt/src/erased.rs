@@ -44,10 +44,10 @@ impl<F: Future> Pooled<F> {
 
 /// The poll of an erased future whose output is `T`: polls the future in
 /// the frame, and nothing else.
-type PollFn<T> = unsafe fn(NonNull<u8>, &mut Context<'_>) -> Poll<T>;
+pub(crate) type PollFn<T> = unsafe fn(NonNull<u8>, &mut Context<'_>) -> Poll<T>;
 
 /// What a type-erased handle needs to know of its future.
-struct Vtable {
+pub(crate) struct Vtable {
     /// [`poll_frame`]`::<F>`, a [`PollFn`]`<F::Output>` with its type
     /// erased, so that a `'static` table serves futures whose output
     /// borrows: [`RawDyn::poll`] calls it as the `PollFn<T>` it was.
@@ -65,21 +65,30 @@ struct VtableOf<F>(PhantomData<F>);
 
 impl<F: Future> VtableOf<F> {
     const POLL: PollFn<F::Output> = poll_frame::<F>;
-    const VTABLE: Vtable = Vtable {
+    const VTABLE: Vtable = Vtable::of::<F>(
         // SAFETY: one fn pointer type for another, of the same size; only
         // `Vtable::poll_fn::<F::Output>` reads it, as the `PollFn` it is.
-        poll: unsafe { core::mem::transmute::<PollFn<F::Output>, unsafe fn()>(Self::POLL) },
-        // SAFETY: a fn taking `*mut F` as one taking a `NonNull<u8>`: thin
-        // pointers, which Rust's ABI passes alike; `destroy` calls it with a
-        // frame holding an `F`.
-        drop: unsafe {
-            core::mem::transmute::<unsafe fn(*mut F), unsafe fn(NonNull<u8>)>(
-                core::ptr::drop_in_place::<F>,
-            )
-        },
-        key: KeyOf::<F>::KEY,
-        pool_at: KeyOf::<F>::POOL_AT,
-    };
+        unsafe { core::mem::transmute::<PollFn<F::Output>, unsafe fn()>(Self::POLL) },
+    );
+}
+
+impl Vtable {
+    /// The table of a `T` in a frame, whose poll is `poll`.
+    pub(crate) const fn of<T>(poll: unsafe fn()) -> Vtable {
+        Vtable {
+            poll,
+            // SAFETY: a fn taking `*mut T` as one taking a `NonNull<u8>`:
+            // thin pointers, which Rust's ABI passes alike; `destroy` calls
+            // it with a frame holding a `T`.
+            drop: unsafe {
+                core::mem::transmute::<unsafe fn(*mut T), unsafe fn(NonNull<u8>)>(
+                    core::ptr::drop_in_place::<T>,
+                )
+            },
+            key: KeyOf::<T>::KEY,
+            pool_at: KeyOf::<T>::POOL_AT,
+        }
+    }
 }
 
 /// # Safety
@@ -95,7 +104,7 @@ impl Vtable {
     /// # Safety
     /// `T` is the output of the future type this vtable was made for.
     #[inline(always)]
-    unsafe fn poll_fn<T>(&self) -> PollFn<T> {
+    pub(crate) unsafe fn poll_fn<T>(&self) -> PollFn<T> {
         // SAFETY: the caller's contract: `VtableOf::<F>` stored
         // `poll_frame::<F>`, a `PollFn<F::Output>`, and `T` is `F::Output`:
         // the fn pointer goes back to the type it had.
@@ -117,9 +126,22 @@ impl Vtable {
     ///
     /// # Safety
     /// As [`Vtable::pool_word`], and the word is written.
-    unsafe fn pool(&self, frame: NonNull<u8>) -> &'static FramePool {
+    pub(crate) unsafe fn pool(&self, frame: NonNull<u8>) -> &'static FramePool {
         // SAFETY: the caller's contract.
         unsafe { self.pool_word(frame).read() }
+    }
+
+    /// Takes the frame out of a handle of this vtable's type and writes its
+    /// pool in its pool word: the frame an erased handle holds.
+    #[inline(always)]
+    pub(crate) fn adopt<F>(&self, handle: Pooled<F>) -> Option<NonNull<u8>> {
+        let (frame, pool) = handle.into_raw_parts();
+        if let Some(frame) = frame {
+            // SAFETY: a frame taken for `F`, this vtable's type, whose pool
+            // word nothing else uses.
+            unsafe { self.pool_word(frame).write(pool) };
+        }
+        frame
     }
 
     /// Drops the future in `frame` and gives the frame back to its pool:
@@ -128,7 +150,7 @@ impl Vtable {
     /// # Safety
     /// `frame` holds this vtable's future, with its pool word written, and
     /// no one uses it again.
-    unsafe fn destroy(&self, frame: NonNull<u8>) {
+    pub(crate) unsafe fn destroy(&self, frame: NonNull<u8>) {
         // SAFETY: the caller's contract.
         let pool = unsafe { self.pool(frame) };
         // SAFETY: the frame was taken from `pool` for `key`, and `drop` drops
@@ -150,16 +172,7 @@ impl<T> RawDyn<T> {
     #[inline(always)]
     fn new<F: Future<Output = T>>(handle: Pooled<F>) -> Self {
         let vtable = &VtableOf::<F>::VTABLE;
-        let frame = match handle.into_raw_parts() {
-            (Some(frame), pool) => {
-                // SAFETY: a frame taken for `F`, whose pool word nothing else
-                // uses.
-                unsafe { vtable.pool_word(frame).write(pool) };
-                Some(frame)
-            }
-            (None, _) => None,
-        };
-        RawDyn { frame, vtable, _output: PhantomData }
+        RawDyn { frame: vtable.adopt(handle), vtable, _output: PhantomData }
     }
 
     fn is_terminated(&self) -> bool {

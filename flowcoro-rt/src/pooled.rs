@@ -9,6 +9,8 @@ use core::pin::Pin;
 use core::ptr::{self, NonNull};
 use core::task::{Context, Poll};
 
+use futures_core::{FusedStream, Stream};
+
 use crate::give::Unwritten;
 use crate::layout::{ClassKey, KeyOf};
 use crate::pool::FramePool;
@@ -29,26 +31,51 @@ impl FramePool {
     /// This is what `#[pooled]` calls: the frame is taken first and the
     /// future written into it, so the cost of a call does not grow with the
     /// size of its state machine. If `make` panics, the frame goes back.
-    // Always inlined: in a debug build too, a pooled fn then holds its
-    // call's code itself instead of one more generic fn of its own.
     #[inline(always)]
     pub fn alloc_with<F: Future, M: FnOnce() -> F>(&'static self, make: M) -> Pooled<F> {
-        let key = KeyOf::<F>::KEY;
+        self.place_with(make)
+    }
+
+    /// Places `stream` in a frame of this pool: the `Box::pin(stream)` of a
+    /// `BoxStream`, without the allocation. As for futures, prefer
+    /// [`alloc_stream_with`](FramePool::alloc_stream_with) for large ones.
+    #[inline]
+    pub fn alloc_stream<S: Stream>(&'static self, stream: S) -> Pooled<S> {
+        self.place_with(move || stream)
+    }
+
+    /// Builds the stream returned by `make` directly in a frame of this
+    /// pool (what `#[pooled]` calls on a fn returning `impl Stream`). If
+    /// `make` panics, the frame goes back.
+    #[inline(always)]
+    pub fn alloc_stream_with<S: Stream, M: FnOnce() -> S>(&'static self, make: M) -> Pooled<S> {
+        self.place_with(make)
+    }
+
+    /// Builds the value returned by `make` in a frame of this pool, whatever
+    /// it is: what `pool!` calls, which takes a future or a stream and can't
+    /// tell which from its tokens. Not public API.
+    // Always inlined: in a debug build too, a pooled fn then holds its
+    // call's code itself instead of one more generic fn of its own.
+    #[doc(hidden)]
+    #[inline(always)]
+    pub fn place_with<T, M: FnOnce() -> T>(&'static self, make: M) -> Pooled<T> {
+        let key = KeyOf::<T>::KEY;
         let frame = self.take_frame(key);
         let guard = Unwritten { pool: self, frame, key };
-        debug_assert!(frame.ptr.addr().get() % align_of::<F>() == 0);
+        debug_assert!(frame.ptr.addr().get() % align_of::<T>() == 0);
         // SAFETY: `take_frame` returned memory of a class that fits `key`,
-        // the layout of `F` rounded up, and that no one else uses.
-        unsafe { (frame.ptr.as_ptr() as *mut F).write(make()) };
+        // the layout of `T` rounded up, and that no one else uses.
+        unsafe { (frame.ptr.as_ptr() as *mut T).write(make()) };
         core::mem::forget(guard);
-        // SAFETY: the frame now holds an `F` that only the handle owns, taken
-        // from this pool for `F`'s class key.
+        // SAFETY: the frame now holds a `T` that only the handle owns, taken
+        // from this pool for `T`'s class key.
         unsafe { Pooled::from_raw(frame.ptr, self) }
     }
 }
 
-/// A future placed in a [`FramePool`] frame: what a `#[pooled]` function
-/// returns.
+/// A future (or a stream) placed in a [`FramePool`] frame: what a
+/// `#[pooled]` function returns.
 ///
 /// It is a small handle (two words, as `Pin<Box<F>>` with its allocator's
 /// pool) that owns the frame, so it is `Unpin` and cheap to move, store,
@@ -61,8 +88,13 @@ impl FramePool {
 /// - `Send` exactly when `F` is, `Sync` exactly when `F` is.
 /// - Polling it again after it returned `Ready` panics, as an `async fn`
 ///   future does.
-#[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct Pooled<F: Future> {
+///
+/// When `F` is a [`Stream`], the handle is a [`Stream`] of its items and a
+/// [`FusedStream`]: `next().await` needs no pinning, even for a `!Unpin`
+/// stream such as an `async-stream` one. The frame goes back when the
+/// stream yields `Ready(None)`; after that, the handle yields `None` again.
+#[must_use = "futures and streams do nothing unless you poll them"]
+pub struct Pooled<F> {
     /// The frame holding the future; `None` once it completed. Untyped, so
     /// that no generic pointer fn is made per future type for it.
     frame: Option<NonNull<u8>>,
@@ -75,16 +107,16 @@ pub struct Pooled<F: Future> {
 // sends the `F` (which may then be dropped on the other thread), allowed
 // exactly when `F: Send`. The pool is `Sync` and takes frames back from any
 // thread.
-unsafe impl<F: Future + Send> Send for Pooled<F> {}
+unsafe impl<F: Send> Send for Pooled<F> {}
 
 // SAFETY: a shared `&Pooled<F>` gives no access to the `F`; requiring
 // `F: Sync` anyway keeps the handle as conservative as `F` itself.
-unsafe impl<F: Future + Sync> Sync for Pooled<F> {}
+unsafe impl<F: Sync> Sync for Pooled<F> {}
 
 // The frame is pinned where it lives; the handle is only a pointer to it.
-impl<F: Future> Unpin for Pooled<F> {}
+impl<F> Unpin for Pooled<F> {}
 
-impl<F: Future> Pooled<F> {
+impl<F> Pooled<F> {
     /// # Safety
     /// `frame` must hold a valid `F` owned by no one else, in memory taken
     /// from `pool` for `F`'s class key.
@@ -117,7 +149,7 @@ impl<F: Future> Pooled<F> {
 /// # Safety
 /// `frame` must hold a valid `F`, taken from `pool`, that no one uses again.
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) unsafe fn destroy<F: Future>(pool: &'static FramePool, frame: NonNull<u8>) {
+pub(crate) unsafe fn destroy<F>(pool: &'static FramePool, frame: NonNull<u8>) {
     let key = KeyOf::<F>::KEY;
     // Gives the frame back if dropping the `F` panics; the normal path does
     // it below.
@@ -200,7 +232,43 @@ impl<F: Future> Future for Pooled<F> {
     }
 }
 
-impl<F: Future> Drop for Pooled<F> {
+impl<S: Stream> Stream for Pooled<S> {
+    type Item = S::Item;
+
+    #[inline]
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        let this = self.get_mut();
+        // Fused: a stream that ended stays ended.
+        let Some(frame) = this.frame else { return Poll::Ready(None) };
+        // SAFETY: as in `Future::poll` above: the frame holds a valid `S`
+        // that only this handle reaches and that never moves.
+        let poll = unsafe { Pin::new_unchecked(&mut *(frame.as_ptr() as *mut S)) }.poll_next(cx);
+        if let Poll::Ready(None) = poll {
+            this.frame = None;
+            // SAFETY: we just took the only pointer to the frame out of the
+            // handle.
+            unsafe { destroy::<S>(this.pool, frame) };
+        }
+        poll
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self.frame {
+            // SAFETY: the frame holds a valid `S`; `size_hint` takes it by
+            // shared reference, as `Pin<&S>` would allow.
+            Some(frame) => unsafe { &*(frame.as_ptr() as *const S) }.size_hint(),
+            None => (0, Some(0)),
+        }
+    }
+}
+
+impl<S: Stream> FusedStream for Pooled<S> {
+    fn is_terminated(&self) -> bool {
+        self.frame.is_none()
+    }
+}
+
+impl<F> Drop for Pooled<F> {
     #[inline]
     fn drop(&mut self) {
         if let Some(frame) = self.frame {
@@ -211,7 +279,7 @@ impl<F: Future> Drop for Pooled<F> {
     }
 }
 
-impl<F: Future> fmt::Debug for Pooled<F> {
+impl<F> fmt::Debug for Pooled<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pooled")
             .field("pool", &self.pool.name())
@@ -220,7 +288,7 @@ impl<F: Future> fmt::Debug for Pooled<F> {
     }
 }
 
-impl<F: Future> Pooled<F> {
+impl<F> Pooled<F> {
     /// Takes the frame out of the handle without dropping it.
     #[inline(always)]
     pub(crate) fn into_raw_parts(self) -> (Option<NonNull<u8>>, &'static FramePool) {
