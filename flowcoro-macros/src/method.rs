@@ -100,7 +100,7 @@ pub(crate) fn rewrite(method: Method, scope: &Scope, config: &Config, role: Role
     let (outer, inner) = split_inner(attrs);
     let stream = is_stream_fn(&sig);
     let frame = if stream {
-        stream_fn::frame(block, inner, config)
+        stream_fn::frame(&sig, block, inner, config)
     } else {
         frame(&mut sig, block, inner, config)
     };

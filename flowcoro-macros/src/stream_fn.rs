@@ -64,14 +64,18 @@ pub(crate) fn item(output: &ReturnType) -> Option<Type> {
 // The parameters stay as written: the closure captures what the body
 // uses, as the body did, and the others drop when the fn returns, as they
 // did. `return` in the body returns from the closure, with the stream.
-pub(crate) fn frame(block: Block, inner: Vec<Attribute>, config: &Config) -> Frame {
+pub(crate) fn frame(sig: &Signature, block: Block, inner: Vec<Attribute>, config: &Config) -> Frame {
     let mixed = Span::mixed_site();
     let private = private_path(config);
     let pool = pool_static(config);
     let brace = block.brace_token.span.join();
     let prelude = quote!(#(#inner)* #pool);
+    // The closure carries the span of the user's `fn`: to rustc and clippy
+    // it is the user's code, whose body is the fn's, so the lints that look
+    // at a body's last statement (`needless_return`) read it as written.
+    let closure = quote_spanned!(sig.fn_token.span=> move || #block);
     let handle = quote_spanned! {mixed=>
-        #private::FramePool::alloc_stream_with(__pool, move || #block)
+        #private::FramePool::alloc_stream_with(__pool, #closure)
     };
     Frame { output: TokenStream::new(), prelude, handle, brace }
 }
@@ -91,7 +95,7 @@ pub(crate) fn rewrite(item: ItemFn, config: &Config) -> TokenStream {
     let ItemFn { attrs, vis, mut sig, block } = item;
     let (outer, inner) = split_inner(attrs);
     let private = private_path(config);
-    let frame = frame(*block, inner, config);
+    let frame = frame(&sig, *block, inner, config);
     if let ReturnType::Type(_, ty) = &sig.output {
         let end = syn::spanned::Spanned::span(ty);
         let close = quote_spanned!(end=> >);

@@ -76,6 +76,9 @@ mod recursion;
 #[path = "../../pass/shadowed-names.rs"]
 mod shadowed_names;
 
+#[path = "../../pass/streams.rs"]
+mod streams;
+
 #[path = "../../pass/trait-impl.rs"]
 mod trait_impl;
 
@@ -237,4 +240,9 @@ fn every_pass_case_is_listed() {
         .map(str::to_owned)
         .collect();
     assert_eq!(listed, on_disk);
+}
+
+#[test]
+fn streams() {
+    streams::main();
 }

@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use flowcoro::pooled;
+use futures::stream::{Stream, StreamExt};
 
 /// Waits for one round of the executor, so that a body really suspends.
 pub async fn tick() {
@@ -527,4 +528,60 @@ pub fn handler(x: u32) -> flowcoro::PooledDyn<'static, u32> {
 /// A borrowing block.
 pub async fn borrowing(words: &[&str]) -> usize {
     flowcoro::pool!(async { words.iter().map(|w| w.len()).sum() }).await
+}
+
+/// A listing through `dyn`: the `BoxStream` method of storage traits, with
+/// a default and a pooled `async fn` beside it.
+#[pooled]
+pub trait Listing: Send + Sync {
+    /// The keys under `prefix`.
+    fn list<'a>(&'a self, prefix: &'a str) -> impl Stream<Item = String> + Send + 'a;
+
+    /// Every key.
+    fn list_all(&self) -> impl Stream<Item = String> + Send {
+        self.list("")
+    }
+
+    /// How many keys there are under `prefix`.
+    async fn count(&self, prefix: &str) -> usize {
+        self.list(prefix).count().await
+    }
+}
+
+/// A listing of fixed keys.
+#[derive(Debug, Default)]
+pub struct Keys(pub Vec<String>);
+
+#[pooled]
+impl Listing for Keys {
+    fn list<'a>(&'a self, prefix: &'a str) -> impl Stream<Item = String> + Send + 'a {
+        futures::stream::iter(self.0.iter().filter(move |k| k.starts_with(prefix)).cloned())
+    }
+}
+
+/// A free stream fn whose body only calls a fn.
+#[pooled]
+pub fn no_keys() -> impl Stream<Item = String> + Send {
+    futures::stream::empty()
+}
+
+/// A stream fn that borrows, with an early return.
+#[pooled]
+pub fn first_words(text: &str, limit: usize) -> impl Stream<Item = &str> + Send + '_ {
+    let words = text.split_whitespace();
+    if limit == 0 {
+        return futures::stream::iter(words.take(0));
+    }
+    futures::stream::iter(words.take(limit))
+}
+
+/// A stream method of a type.
+impl Keys {
+    /// The keys, longest first.
+    #[pooled]
+    pub fn by_length(&self) -> impl Stream<Item = &str> + '_ {
+        let mut keys: Vec<&str> = self.0.iter().map(String::as_str).collect();
+        keys.sort_by_key(|k| std::cmp::Reverse(k.len()));
+        futures::stream::iter(keys)
+    }
 }

@@ -78,3 +78,19 @@ pub fn in_a_block(v: Vec<u8>) -> flowcoro::Pooled<impl Future<Output = bool>> {
         empty
     })
 }
+
+/// `clippy::needless_return` in a pooled stream fn's body.
+#[pooled]
+#[expect(clippy::needless_return)]
+pub fn needless_return_in_a_stream(n: u32) -> impl futures::Stream<Item = u32> {
+    let items = futures::stream::iter(0..n);
+    return items;
+}
+
+/// `clippy::redundant_closure` inside a pooled stream fn's body.
+#[pooled]
+#[expect(clippy::redundant_closure)]
+pub fn redundant_closure_in_a_stream(v: Vec<u32>) -> impl futures::Stream<Item = u64> {
+    use futures::StreamExt;
+    futures::stream::iter(v).map(|x| u64::from(x))
+}

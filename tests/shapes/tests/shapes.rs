@@ -9,8 +9,9 @@ use std::sync::atomic::AtomicU32;
 use std::sync::Arc;
 
 use flowcoro_shapes::lints_that_must_fire as lints;
+use futures::StreamExt;
 use flowcoro_shapes::{
-    Anything, Check, Codec, Counter, DebugCodec, Handler, Labelled, Listener, Local, Memory, Named,
+    first_words, no_keys, Anything, Check, Codec, Keys, Listing, Counter, DebugCodec, Handler, Labelled, Listener, Local, Memory, Named,
     Parser, Robot, Shared, Source, Store, Tally, Traced, Words, Worker,
 };
 
@@ -352,4 +353,25 @@ fn instrumented_pooled_methods_record_their_events_inside_their_span() {
     assert!(seen.enters["checked"] >= 2, "{:?}", seen.enters);
     assert!(seen.enters["traced_below"] >= 4, "{:?}", seen.enters);
     assert!(seen.enters["traced_above"] >= 2, "{:?}", seen.enters);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_methods_statically_and_through_dyn() {
+    let keys = Arc::new(Keys(vec!["a/1".to_owned(), "b/2".to_owned(), "a/33".to_owned()]));
+    let listing: Arc<dyn Listing> = keys.clone();
+    let task = tokio::spawn(async move {
+        let under_a: Vec<String> = listing.list("a/").collect().await;
+        (under_a, listing.list_all().count().await, listing.count("b/").await)
+    });
+    assert_eq!(task.await.unwrap(), (vec!["a/1".to_owned(), "a/33".to_owned()], 3, 1));
+    let longest: Vec<&str> = keys.by_length().collect().await;
+    assert_eq!(longest, ["a/33", "a/1", "b/2"]);
+    assert_eq!(no_keys().next().await, None);
+    let words: Vec<&str> = assert_send(first_words("one two three", 2)).collect().await;
+    assert_eq!(words, ["one", "two"]);
+    assert_eq!(first_words("one", 0).count().await, 0);
+    let names: Vec<u64> = lints::redundant_closure_in_a_stream(vec![1, 2]).collect().await;
+    assert_eq!(names, [1, 2]);
+    assert_eq!(lints::needless_return_in_a_stream(3).count().await, 3);
+    assert_eq!(pool("Keys as flowcoro_shapes::Listing>::list").live, 0);
 }

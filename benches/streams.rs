@@ -1,0 +1,155 @@
+//! The cost of a short stream returned through `dyn`: a trait method that
+//! lists rows, the `BoxStream` method of real storage traits, with the
+//! stream erased by `#[pooled]` and by `Box::pin`, beside the floor of the
+//! same stream pinned in place. Each iteration calls the method and drains
+//! what it returns with `StreamExt::next`, summing the items.
+//!
+//! The stream is an `async-stream` generator: it fills a page of 64 B or
+//! 1 KiB from the seed, suspends once (the page's read, an I/O wait that
+//! completes at once), then yields three rows read from the page. The page
+//! lives across every suspension, so it is part of the stream's state,
+//! which `run` checks is the page and a few words more.
+//!
+//! - `direct`: the stream returned by a plain fn as `impl Stream`, pinned on
+//!   the caller's stack and drained there: no allocation at all.
+//! - `pooled`: through `&dyn Trait` of a `#[pooled]` trait whose method
+//!   returns `impl Stream<Item = u64> + Send`: the stream built in a frame of
+//!   the impl method's pool, returned as a `PooledStream`.
+//! - `boxed`: through `&dyn Trait` of a trait whose method returns
+//!   `BoxStream<'_, u64>` (`stream.boxed()`): an allocation and a free per
+//!   call.
+//!
+//! The overhead of an erased form is its time minus that of `direct`. The
+//! loop runs in one task on a no-op executor. `streams_mimalloc` runs the
+//! same body with mimalloc as the global allocator.
+
+use std::hint::black_box;
+use std::pin::pin;
+use std::time::{Duration, Instant};
+
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Throughput};
+use futures::stream::{BoxStream, Stream, StreamExt};
+
+// The helpers every comparative bench shares (a path from this file, so it
+// also resolves where `streams_mimalloc` includes this file).
+#[path = "support/mod.rs"]
+mod support;
+use support::{block_on, yield_once};
+
+// Unused where another bench binary includes this file as a module.
+#[allow(dead_code)]
+fn main() {
+    run("streams");
+}
+
+/// Runs the group `name` and prints criterion's summary.
+pub(crate) fn run(name: &str) {
+    let mut c = support::config().configure_from_args();
+    let mut g = c.benchmark_group(name);
+    g.throughput(Throughput::Elements(1));
+    sized::<64, _>(&mut g, &Rows64(1));
+    sized::<1024, _>(&mut g, &Rows1k(1));
+    g.finish();
+    c.final_summary();
+}
+
+/// Rows each stream yields.
+const ROWS: usize = 3;
+
+/// The ways to list the rows of a page of `N` bytes, side by side.
+fn sized<const N: usize, R>(g: &mut BenchmarkGroup<'_, WallTime>, rows: &R)
+where
+    R: PooledRows + BoxedRows,
+{
+    // The page is the stream's state, not a pointer to it: the stream is
+    // the page and the generator's few words.
+    let state = size_of_val(&page_rows::<N>(1));
+    assert!((N..N + 64).contains(&state), "a stream of {state} B for a page of {N} B");
+    let pooled: &dyn PooledRows = rows;
+    let boxed: &dyn BoxedRows = rows;
+    // Both erased forms list the same rows.
+    let listed = [pooled.rows(7).boxed(), boxed.rows(7)].map(|s| block_on(s.collect::<Vec<_>>()));
+    assert!(listed[0].len() == ROWS && listed[0] == listed[1], "{listed:?}");
+
+    g.bench_function(BenchmarkId::new("direct", N), |b| {
+        b.iter_custom(|iters| drain_in_loop(iters, page_rows::<N>))
+    });
+    g.bench_function(BenchmarkId::new("pooled", N), |b| {
+        let pooled = black_box(pooled);
+        b.iter_custom(|iters| drain_in_loop(iters, |seed| pooled.rows(seed)))
+    });
+    g.bench_function(BenchmarkId::new("boxed", N), |b| {
+        let boxed = black_box(boxed);
+        b.iter_custom(|iters| drain_in_loop(iters, |seed| boxed.rows(seed)))
+    });
+}
+
+/// Drains `iters` streams from `list` one after the other in one task,
+/// summing their items; times the loop.
+fn drain_in_loop<S: Stream<Item = u64>>(iters: u64, list: impl Fn(u8) -> S) -> Duration {
+    let start = Instant::now();
+    let acc = block_on(async {
+        let mut acc = 0u64;
+        for i in 0..iters {
+            let mut rows = pin!(list(i as u8));
+            while let Some(row) = rows.next().await {
+                acc = acc.wrapping_add(row);
+            }
+        }
+        acc
+    });
+    black_box(acc);
+    start.elapsed()
+}
+
+/// The stream every form lists: a page of `N` bytes filled from `seed`,
+/// read once it has arrived, three rows from it. The `black_box`es keep
+/// the compiler from shrinking the page or skipping its reads.
+fn page_rows<const N: usize>(seed: u8) -> impl Stream<Item = u64> + Send {
+    async_stream::stream! {
+        let mut page = [seed; N];
+        page[0] = seed.wrapping_add(1);
+        black_box(&mut page);
+        yield_once().await;
+        for row in 0..ROWS {
+            let page = black_box(&page);
+            yield u64::from(page[row]) << 8 | u64::from(page[N - 1 - row]);
+        }
+    }
+}
+
+/// Rows through `dyn`, pooled: the method returns a `PooledStream<'_, u64>`.
+#[flowcoro::pooled]
+trait PooledRows: Send + Sync {
+    fn rows(&self, seed: u8) -> impl Stream<Item = u64> + Send;
+}
+
+/// Rows through `dyn`, boxed, as storage traits write it today.
+trait BoxedRows: Send + Sync {
+    fn rows(&self, seed: u8) -> BoxStream<'_, u64>;
+}
+
+/// What the rows hold: a seed mixed into the page, so each source's rows
+/// differ.
+macro_rules! sources {
+    ($($source:ident = $n:literal),*) => {$(
+        struct $source(u8);
+
+        #[flowcoro::pooled]
+        impl PooledRows for $source {
+            fn rows(&self, seed: u8) -> impl Stream<Item = u64> + Send {
+                page_rows::<$n>(seed ^ self.0)
+            }
+        }
+
+        impl BoxedRows for $source {
+            fn rows(&self, seed: u8) -> BoxStream<'_, u64> {
+                page_rows::<$n>(seed ^ self.0).boxed()
+            }
+        }
+    )*};
+}
+
+sources!(Rows64 = 64, Rows1k = 1024);
+
