@@ -124,7 +124,7 @@ fn local(rc: Rc<u64>) -> LocalPooledStream<'static, u64> {
     pool!(stream::once(async move { *rc })).into_local_dyn_stream()
 }
 
-pub fn main() {
+pub(crate) fn main() {
     block_on(async {
         assert_eq!(evens(5).collect::<Vec<_>>().await, [0, 2, 4]);
         let words = vec!["ab".to_owned(), "b".to_owned(), "ac".to_owned()];
