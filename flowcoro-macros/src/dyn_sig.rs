@@ -214,6 +214,23 @@ pub(crate) fn rewrite(
         }
     }
     bounds.push(syn::parse_quote_spanned!(span=> Self: #(#receiver_bounds +)* #pooled));
+    let handle = match (stream, config.local.is_some()) {
+        (false, false) => "PooledDyn",
+        (false, true) => "LocalPooledDyn",
+        (true, false) => "PooledStream",
+        (true, true) => "LocalPooledStream",
+    };
+    let handle = Ident::new(handle, Span::mixed_site());
+    let private = private_path(config);
+    // The declared `Stream` bound, kept as a bound of the handle: the
+    // user's `use` of the trait stays used, and a `Stream` that is not
+    // `futures_core`'s is an error here.
+    if let Some(bound) = stream.then(|| stream_fn::stream_bound(&sig.output)).flatten() {
+        let bound = bound.clone();
+        bounds.push(syn::parse_quote_spanned!(Span::mixed_site()=>
+            #private::#handle<#pooled, #output>: #bound
+        ));
+    }
 
     // `impl Trait` arguments are type parameters too: they outlive the
     // future as well.
@@ -236,14 +253,6 @@ pub(crate) fn rewrite(
     }
     where_clause.predicates.extend(bounds);
     sig.asyncness = None;
-    let private = private_path(config);
-    let handle = match (stream, config.local.is_some()) {
-        (false, false) => "PooledDyn",
-        (false, true) => "LocalPooledDyn",
-        (true, false) => "PooledStream",
-        (true, true) => "LocalPooledStream",
-    };
-    let handle = Ident::new(handle, Span::mixed_site());
     sig.output =
         syn::parse_quote_spanned!(Span::mixed_site()=> -> #private::#handle<#pooled, #output>);
 }

@@ -12,7 +12,7 @@ use syn::{
 
 use crate::args::Config;
 use crate::frame::{Frame, pool_static};
-use crate::support::{private_path, split_inner};
+use crate::support::{private_path, respan, split_inner};
 
 /// Whether `sig` is a plain `fn` returning `impl .. Stream<..> ..`, the
 /// other shape the attribute pools.
@@ -21,7 +21,7 @@ pub(crate) fn is_stream_fn(sig: &Signature) -> bool {
 }
 
 /// The `Stream` bound of an `impl Trait` output, if it has one.
-fn stream_bound(output: &ReturnType) -> Option<&syn::TraitBound> {
+pub(crate) fn stream_bound(output: &ReturnType) -> Option<&syn::TraitBound> {
     let ReturnType::Type(_, ty) = output else { return None };
     let Type::ImplTrait(ty) = &**ty else { return None };
     ty.bounds.iter().find_map(|bound| match bound {
@@ -74,9 +74,16 @@ pub(crate) fn frame(sig: &Signature, block: Block, inner: Vec<Attribute>, config
     // it is the user's code, whose body is the fn's, so the lints that look
     // at a body's last statement (`needless_return`) read it as written.
     let closure = quote_spanned!(sig.fn_token.span=> move || #block);
-    let handle = quote_spanned! {mixed=>
-        #private::FramePool::alloc_stream_with(__pool, #closure)
+    // The call carries the span of the declared `impl Stream`: a body whose
+    // value is no stream is reported there, as rustc reports it in the
+    // plain `fn`.
+    let declared = match &sig.output {
+        ReturnType::Type(_, ty) => syn::spanned::Spanned::span(ty),
+        ReturnType::Default => mixed,
     };
+    let call = respan(quote!(#private::FramePool::alloc_stream_with), declared);
+    let pool_ref = quote_spanned!(mixed=> __pool);
+    let handle = quote_spanned!(declared=> #call(#pool_ref, #closure));
     Frame { output: TokenStream::new(), prelude, handle, brace }
 }
 
