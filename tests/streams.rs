@@ -205,7 +205,11 @@ fn a_panic_inside_poll_next_drops_the_state_and_frees_the_frame() {
             }
         }));
         assert!(out.is_err());
-        assert_eq!(drops.load(Ordering::SeqCst), 1, "the stream's state dropped (erased: {erased})");
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            1,
+            "the stream's state dropped (erased: {erased})"
+        );
         assert_eq!(stats("streams: panics").live, 0);
     }
 }

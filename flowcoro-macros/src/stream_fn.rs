@@ -64,7 +64,12 @@ pub(crate) fn item(output: &ReturnType) -> Option<Type> {
 // The parameters stay as written: the closure captures what the body
 // uses, as the body did, and the others drop when the fn returns, as they
 // did. `return` in the body returns from the closure, with the stream.
-pub(crate) fn frame(sig: &Signature, block: Block, inner: Vec<Attribute>, config: &Config) -> Frame {
+pub(crate) fn frame(
+    sig: &Signature,
+    block: Block,
+    inner: Vec<Attribute>,
+    config: &Config,
+) -> Frame {
     let mixed = Span::mixed_site();
     let private = private_path(config);
     let pool = pool_static(config);
@@ -121,7 +126,8 @@ mod tests {
 
     #[test]
     fn stream_fns_are_told_by_their_output() {
-        let sig: Signature = parse_quote!(fn f(&self) -> impl futures::Stream<Item = u8> + Send + '_);
+        let sig: Signature =
+            parse_quote!(fn f(&self) -> impl futures::Stream<Item = u8> + Send + '_);
         assert!(is_stream_fn(&sig));
         assert_eq!(item(&sig.output).unwrap().to_token_stream().to_string(), "u8");
         let sig: Signature = parse_quote!(fn f() -> impl Send + Stream);

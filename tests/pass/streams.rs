@@ -6,7 +6,9 @@
 
 use std::rc::Rc;
 
-use flowcoro::{LocalPooledStream, Pooled, PooledStream, pool, pooled};
+use flowcoro::{LocalPooledStream, Pooled, PooledStream};
+
+use flowcoro::{pool, pooled};
 use futures::executor::block_on;
 use futures::stream::{self, BoxStream, Stream, StreamExt};
 

@@ -9,11 +9,12 @@ use std::sync::atomic::AtomicU32;
 use std::sync::Arc;
 
 use flowcoro_shapes::lints_that_must_fire as lints;
-use futures::StreamExt;
 use flowcoro_shapes::{
-    first_words, no_keys, Anything, Check, Codec, Keys, Listing, Counter, DebugCodec, Handler, Labelled, Listener, Local, Memory, Named,
-    Parser, Robot, Shared, Source, Store, Tally, Traced, Words, Worker,
+    first_words, no_keys, Anything, Check, Codec, Counter, DebugCodec, Handler, Keys, Labelled,
+    Listener, Listing, Local, Memory, Named, Parser, Robot, Shared, Source, Store, Tally, Traced,
+    Words, Worker,
 };
+use futures::StreamExt;
 
 fn memory() -> Memory {
     let mut map = HashMap::new();
