@@ -80,6 +80,43 @@
 //! assert_eq!((stats.allocations, stats.live), (1, 0));
 //! ```
 //!
+//! # Pooled streams
+//!
+//! A stream behind a `BoxStream` is boxed the same way, and pooled the same
+//! way. [`Pooled<S>`](Pooled) is a `Stream` (and a `FusedStream`) when `S`
+//! is one; `.into_dyn_stream()` erases it into a [`PooledStream`], the
+//! drop-in for `BoxStream<'a, T>` ([`LocalPooledStream`] for
+//! `LocalBoxStream`). `pool!` takes a stream expression (an
+//! `async_stream::stream!`, `stream::iter(..)`, a combinator chain),
+//! `#[pooled]` goes on a fn returning `impl Stream<Item = T>`, and in a
+//! `#[pooled]` trait such a method returns a [`PooledStream`], so the trait
+//! stays dyn-compatible:
+//!
+//! ```
+//! use flowcoro::pooled;
+//! use futures::stream::{self, Stream, StreamExt};
+//!
+//! #[pooled]
+//! trait Store: Send + Sync {
+//!     fn list(&self, prefix: &str) -> impl Stream<Item = String> + Send;
+//! }
+//!
+//! struct Memory(Vec<String>);
+//!
+//! #[pooled]
+//! impl Store for Memory {
+//!     fn list(&self, prefix: &str) -> impl Stream<Item = String> + Send {
+//!         stream::iter(self.0.iter().filter(move |k| k.starts_with(prefix)).cloned())
+//!     }
+//! }
+//!
+//! let store: Box<dyn Store> = Box::new(Memory(vec!["a/1".into(), "b/2".into()]));
+//! // The handle is `Unpin`: `next()` needs no pinning, even for a `!Unpin` stream.
+//! let mut keys = store.list("a/");
+//! assert_eq!(futures::executor::block_on(keys.next()), Some("a/1".to_owned()));
+//! assert_eq!(futures::executor::block_on(keys.next()), None);
+//! ```
+//!
 //! # Memory
 //!
 //! A pool keeps the frames its recent peak needs and gives the rest back as

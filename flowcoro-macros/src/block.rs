@@ -1,5 +1,5 @@
-//! `pool!(async move { .. })`: an async block's state machine in a frame of
-//! a pool that belongs to the call site.
+//! `pool!(async move { .. })`: an async block's state machine (or any
+//! future or stream) in a frame of a pool that belongs to the call site.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
@@ -18,7 +18,16 @@ use crate::support::{Errors, private_path};
 //     }
 //
 // Without `name`, the pool is named `module::path:line:column` after the
-// call site. The block is built directly in its frame.
+// call site. The block is built directly in its frame. Another expression
+// (a stream, a future) is built in the frame by `place_with`, beside a
+// probe that it is a future or a stream:
+//     {
+//         static POOL: .. = ..;
+//         let __handle = ::flowcoro::__private::FramePool::place_with(&POOL, || expr);
+//         use ::flowcoro::__private::{ProbeFuture as _, ProbeStream as _};
+//         (&::flowcoro::__private::Probe::of(&__handle)).pool_takes_a_future_or_a_stream();
+//         __handle
+//     }
 pub(crate) fn pool(input: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let (options, block) = split(input);

@@ -7,9 +7,9 @@
 //! examples; the code they generate reaches the runtime through `flowcoro`.
 //!
 //! The crate reads top down: `lib.rs` holds the entry points; `dispatch`
-//! picks the transform for the item (`async_fn`, `trait_decl`,
+//! picks the transform for the item (`async_fn`, `stream_fn`, `trait_decl`,
 //! `impl_block`; `block` for `pool!`); the transforms share `frame` (the
-//! pooled body), `method` and `dyn_sig` (one method of a `dyn` trait),
+//! pooled body; `stream_fn` has a stream's), `method` and `dyn_sig` (one method of a `dyn` trait),
 //! `defer` (waiting for other attribute macros), `params`, `receiver` (a
 //! `&mut self` the body needs as a `mut` binding), `lifetimes`, `args` and
 //! `support`, which import no transform.
@@ -38,9 +38,10 @@ use proc_macro::TokenStream;
 /// belongs to that function, instead of leaving it to the caller (on the
 /// stack, or in a `Box` when it is spawned, stored or recursive).
 ///
-/// Goes on an `async fn` with a body: free, inherent method or method of a
-/// trait impl (also of a trait declared with `async fn`), generic or not,
-/// with any receiver, borrowed arguments, argument patterns and
+/// Goes on an `async fn` with a body (and on a `fn` returning `impl
+/// Stream`, [below](#on-a-fn-returning-impl-stream)): free, inherent method
+/// or method of a trait impl (also of a trait declared with `async fn`),
+/// generic or not, with any receiver, borrowed arguments, argument patterns and
 /// `impl Trait` arguments, `unsafe` or not. The function becomes a plain
 /// `fn` with the same name, visibility, attributes, generics, where-clause
 /// and parameters that returns `flowcoro::Pooled<impl Future<Output = T>>`:
@@ -122,6 +123,36 @@ use proc_macro::TokenStream;
 /// the `async fn`: its own lints fire (`needless_return`,
 /// `useless_conversion`, `unused_variables`...), and the expansion draws
 /// none (under rustc's defaults and clippy's `all` and `pedantic`).
+///
+/// # On a fn returning `impl Stream`
+///
+/// On a plain `fn` (free, method, or method of a `#[pooled]` trait or impl
+/// block) whose return type is `impl Stream<Item = T> [+ Send] [+ 'a]`, the
+/// attribute pools the stream the body returns: the fn returns
+/// `flowcoro::Pooled<impl Stream<Item = T> ..>` (the declared type, behind
+/// the handle), and in a `#[pooled]` trait `flowcoro::PooledStream<'a, T>`
+/// (`LocalPooledStream` under `?Send`), the drop-in for `BoxStream<'a, T>`.
+/// The body runs when the fn is called, as written; its value is built in a
+/// frame of the fn's pool:
+///
+/// ```text
+/// #[pooled]
+/// fn rows(&self, n: usize) -> impl Stream<Item = Row> + Send + '_ { body }
+/// ```
+///
+/// becomes
+///
+/// ```text
+/// fn rows(&self, n: usize)
+///     -> ::flowcoro::__private::Pooled<impl Stream<Item = Row> + Send + '_>
+/// {
+///     let __pool: &'static ::flowcoro::__private::FramePool = { /* as above */ };
+///     ::flowcoro::__private::FramePool::alloc_stream_with(__pool, move || { body })
+/// }
+/// ```
+///
+/// A body whose value is not a stream is an error on the declared type; in a
+/// trait, the item type must be named (`impl Stream<Item = T>`).
 ///
 /// # With other attribute macros
 ///
@@ -235,9 +266,16 @@ pub fn pooled(args: TokenStream, input: TokenStream) -> TokenStream {
 /// `BoxFuture` without the allocation. `.into_dyn()` makes it a
 /// `flowcoro::PooledDyn<'a, T>`, the drop-in for `BoxFuture<'a, T>`.
 ///
+/// It takes any other expression whose value is a future or a stream too
+/// (`async_stream::stream! { .. }`, `stream::iter(..)`, a combinator chain):
+/// the value is built in the frame, and `.into_dyn_stream()` makes a stream
+/// a `flowcoro::PooledStream<'a, T>`, the drop-in for `BoxStream<'a, T>`. A
+/// value that is neither is an error that names both traits.
+///
 /// ```text
 /// pool!(async move { body })
 /// pool!(name = "auth", max_idle = 64; async move { body })
+/// pool!(name = "rows"; stream::iter(rows).map(decode))
 /// ```
 ///
 /// Options, before a `;`: `name = "label"` (default: the module path, line

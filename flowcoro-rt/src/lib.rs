@@ -28,6 +28,10 @@
 //! assert_eq!((stats.allocations, stats.reused, stats.live), (2, 1, 0));
 //! ```
 //!
+//! Streams go in frames the same way ([`FramePool::alloc_stream_with`]):
+//! [`Pooled<S>`](Pooled) is then a `futures_core::Stream`, and
+//! [`PooledStream`] its erased form, the drop-in for `BoxStream`.
+//!
 //! # How the pool works
 //!
 //! Each thread keeps a small cache per pool and layout class (the frame it
@@ -45,6 +49,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+mod adaptive;
 mod budget;
 mod decay;
 mod depot;
@@ -63,7 +68,6 @@ mod pooled;
 mod shared;
 mod size_class;
 mod stats;
-mod stream;
 mod sync;
 mod take;
 

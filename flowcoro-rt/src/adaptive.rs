@@ -94,7 +94,7 @@ mod tests {
     #[test]
     fn frames_streaming_between_two_threads_grow_both_magazines() {
         static POOL: FramePool =
-            FramePool::new("stream::tests::grow").with_prewarm(2 * MAGAZINE_MAX);
+            FramePool::new("adaptive::tests::grow").with_prewarm(2 * MAGAZINE_MAX);
         let rounds = if cfg!(miri) { 12 } else { 200 };
         let theirs = stream(&POOL, rounds, 2 * MAGAZINE_MAX);
         let shared = POOL.shared();
@@ -117,7 +117,7 @@ mod tests {
 
     #[test]
     fn bursts_on_one_thread_keep_the_first_magazine_size() {
-        static POOL: FramePool = FramePool::new("stream::tests::burst");
+        static POOL: FramePool = FramePool::new("adaptive::tests::burst");
         // Every burst spills magazine after magazine to the depot, and takes
         // them back: the same rhythm, but no other thread to contend with.
         for _ in 0..if cfg!(miri) { 6 } else { 40 } {
@@ -132,7 +132,7 @@ mod tests {
 
     #[test]
     fn a_small_max_idle_bounds_magazines_that_would_grow() {
-        static POOL: FramePool = FramePool::new("stream::tests::small").with_max_idle(2 * MAGAZINE);
+        static POOL: FramePool = FramePool::new("adaptive::tests::small").with_max_idle(2 * MAGAZINE);
         let theirs = stream(&POOL, if cfg!(miri) { 12 } else { 200 }, 2 * MAGAZINE_MAX);
         assert!(cap_here(&POOL) <= MAGAZINE, "max_idle / 2 at most");
         assert!(theirs <= MAGAZINE, "max_idle / 2 at most");
