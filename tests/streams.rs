@@ -359,3 +359,41 @@ async fn spawned_streams_move_across_workers() {
     assert_eq!(total, (0..64u32).map(|i| (0..i % 5).sum::<u32>()).sum::<u32>());
     assert_eq!(stats("streams: countdown").live, 0);
 }
+
+/// A listing that owns what it yields: `+ 'static`, as real storage traits
+/// return `BoxStream<'static, _>`, so the stream outlives the borrow of the
+/// store and can be spawned.
+#[pooled]
+trait Snapshot: Send + Sync {
+    fn keys(&self, prefix: &str) -> impl Stream<Item = String> + Send + 'static;
+    fn first(&self) -> impl Stream<Item = &str> + Send + '_;
+}
+
+#[pooled]
+impl Snapshot for Memory {
+    fn keys(&self, prefix: &str) -> impl Stream<Item = String> + Send + 'static {
+        let keys: Vec<String> =
+            self.0.iter().map(|(k, _)| k.clone()).filter(|k| k.starts_with(prefix)).collect();
+        stream! {
+            for key in keys {
+                tokio::task::yield_now().await;
+                yield key;
+            }
+        }
+    }
+
+    fn first(&self) -> impl Stream<Item = &str> + Send + '_ {
+        stream::iter(self.0.first().map(|(k, _)| k.as_str()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_static_stream_method_outlives_its_receiver() {
+    let store: Box<dyn Snapshot> = Box::new(Memory(vec![("a/1".into(), 1), ("a/2".into(), 2)]));
+    let keys: PooledStream<'static, String> = store.keys("a/");
+    assert_eq!(store.first().collect::<Vec<_>>().await, ["a/1"]);
+    drop(store);
+    let keys = tokio::spawn(keys.collect::<Vec<_>>()).await.unwrap();
+    assert_eq!(keys, ["a/1", "a/2"]);
+    assert_eq!(stats("<streams::Memory as streams::Snapshot>::keys").live, 0);
+}

@@ -95,6 +95,11 @@ fn future_lifetime(sig: &Signature, taken: &[Lifetime], span: Span) -> Lifetime 
 //     ) -> ::flowcoro::__private::PooledDyn<'pooled, R>
 //     where 'life0: 'pooled, 'life1: 'pooled, 'a: 'pooled, T: 'pooled, Self: 'pooled;
 //
+// A stream method (`fn f(..) -> impl Stream<Item = R> + ..`) returns
+// `PooledStream<'pooled, R>` alike; if its `impl Stream` is bounded by a
+// lifetime (`+ 'a`, `+ '_`, `+ 'static`), the handle is for that lifetime
+// and no `'pooled` is added: the declared bound says what the stream holds.
+//
 // A default body (without `?Send`) also asks `Self: Sync` (for `&self`) or
 // `Self: Send` (for `&mut self`, `self`, `Box<Self>`...) on the method,
 // unless the trait has it as a supertrait: its future holds the receiver.
@@ -137,7 +142,13 @@ pub(crate) fn rewrite(
     let mut taken: Vec<Lifetime> = scope.lifetimes.clone();
     taken.extend(found.used.iter().cloned());
     taken.extend(declared.iter().map(|param| param.lifetime.clone()));
-    let pooled = future_lifetime(sig, &taken, span);
+    // A stream method that bounds its `impl Stream` by a lifetime (`+ 'a`,
+    // `+ '_`, `+ 'static`) returns a handle for that lifetime, as declared:
+    // a `'static` listing can be spawned. Without one, the stream may hold
+    // every argument, as a future does.
+    let declared_bound = stream.then(|| stream_fn::lifetime_bound(&sig.output)).flatten();
+    let bounded = declared_bound.is_some();
+    let pooled = declared_bound.unwrap_or_else(|| future_lifetime(sig, &taken, span));
 
     // Lifetime parameters in order of appearance, so that a trait and an
     // impl that name different lifetimes in the same places get the same
@@ -146,7 +157,7 @@ pub(crate) fn rewrite(
     let mut params: Vec<GenericParam> = Vec::new();
     let mut listed: Vec<Lifetime> = Vec::new();
     for lifetime in &found.used {
-        if listed.contains(lifetime) || *lifetime == pooled {
+        if listed.contains(lifetime) || (*lifetime == pooled && !bounded) {
             continue;
         }
         if let Some(param) = is_declared(lifetime) {
@@ -164,7 +175,9 @@ pub(crate) fn rewrite(
             listed.push(param.lifetime.clone());
         }
     }
-    params.push(GenericParam::Lifetime(LifetimeParam::new(pooled.clone())));
+    if !bounded {
+        params.push(GenericParam::Lifetime(LifetimeParam::new(pooled.clone())));
+    }
     // A type parameter's bounds move to the where clause, beside the
     // future's lifetime (one place for them, as async-trait does).
     let mut type_bounds: Vec<WherePredicate> = Vec::new();
@@ -173,7 +186,9 @@ pub(crate) fn rewrite(
             GenericParam::Lifetime(_) => {}
             GenericParam::Type(mut ty) => {
                 let ident = &ty.ident;
-                if ty.attrs.is_empty() {
+                if bounded {
+                    // The declared bound says what the stream holds.
+                } else if ty.attrs.is_empty() {
                     let bounds = std::mem::take(&mut ty.bounds);
                     let span = ty.colon_token.take().map_or(ident.span(), |colon| colon.span);
                     type_bounds.push(syn::parse_quote_spanned!(span=> #ident: #pooled + #bounds));
@@ -196,7 +211,7 @@ pub(crate) fn rewrite(
             outlives.push(lifetime);
         }
     }
-    for lifetime in outlives {
+    for lifetime in outlives.into_iter().filter(|_| !bounded) {
         bounds.push(syn::parse_quote_spanned!(span=> #lifetime: #pooled));
     }
     bounds.extend(type_bounds);
@@ -208,12 +223,16 @@ pub(crate) fn rewrite(
             FnArg::Typed(arg) => &*arg.ty,
         })
         .collect();
-    for ty in &scope.types {
+    for ty in scope.types.iter().filter(|_| !bounded) {
         if arg_types.iter().any(|arg| lifetimes::mentions(arg, ty)) {
             bounds.push(syn::parse_quote_spanned!(span=> #ty: #pooled));
         }
     }
-    bounds.push(syn::parse_quote_spanned!(span=> Self: #(#receiver_bounds +)* #pooled));
+    if !bounded {
+        bounds.push(syn::parse_quote_spanned!(span=> Self: #(#receiver_bounds +)* #pooled));
+    } else if !receiver_bounds.is_empty() {
+        bounds.push(syn::parse_quote_spanned!(span=> Self: #(#receiver_bounds)+*));
+    }
     let handle = match (stream, config.local.is_some()) {
         (false, false) => "PooledDyn",
         (false, true) => "LocalPooledDyn",
@@ -234,7 +253,7 @@ pub(crate) fn rewrite(
 
     // `impl Trait` arguments are type parameters too: they outlive the
     // future as well.
-    for input in &mut sig.inputs {
+    for input in sig.inputs.iter_mut().filter(|_| !bounded) {
         if let FnArg::Typed(arg) = input {
             AddLifetimeToImplTrait(&pooled).visit_type_mut(&mut arg.ty);
         }

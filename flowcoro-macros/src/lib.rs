@@ -151,8 +151,12 @@ use proc_macro::TokenStream;
 /// }
 /// ```
 ///
-/// A body whose value is not a stream is an error on the declared type; in a
-/// trait, the item type must be named (`impl Stream<Item = T>`).
+/// In a trait, the handle's lifetime is the declared bound (`+ 'a`, `+ '_`,
+/// `+ 'static`: a `'static` listing outlives the borrow of `self` and can
+/// be spawned, as a `BoxStream<'static, T>`), or without one, a lifetime
+/// every argument outlives, as for an `async fn`; the item type must be
+/// named (`impl Stream<Item = T>`). A body whose value is not a stream is an
+/// error on the declared type.
 ///
 /// # With other attribute macros
 ///

@@ -34,6 +34,16 @@ pub(crate) fn stream_bound(output: &ReturnType) -> Option<&syn::TraitBound> {
     })
 }
 
+/// The lifetime an `impl Stream` output is bounded by (`+ 'a`), if any.
+pub(crate) fn lifetime_bound(output: &ReturnType) -> Option<syn::Lifetime> {
+    let ReturnType::Type(_, ty) = output else { return None };
+    let Type::ImplTrait(ty) = &**ty else { return None };
+    ty.bounds.iter().find_map(|bound| match bound {
+        TypeParamBound::Lifetime(lifetime) => Some(lifetime.clone()),
+        _ => None,
+    })
+}
+
 /// The `T` of `impl Stream<Item = T>`, if the output names it.
 pub(crate) fn item(output: &ReturnType) -> Option<Type> {
     let bound = stream_bound(output)?;
