@@ -66,6 +66,8 @@ trait Source: Send + Sync {
     fn all(&self) -> impl Stream<Item = u32> + Send {
         self.scan(0)
     }
+    fn owned(&self) -> impl Stream<Item = u32> + Send + 'static;
+    fn borrowed(&self) -> impl Stream<Item = &u32> + Send + '_;
     async fn count(&self) -> usize;
 }
 
@@ -86,6 +88,14 @@ impl Source for Numbers {
 
     async fn count(&self) -> usize {
         Source::scan(self, 0).count().await
+    }
+
+    fn owned(&self) -> impl Stream<Item = u32> + Send + 'static {
+        stream::iter(self.0.clone())
+    }
+
+    fn borrowed(&self) -> impl Stream<Item = &u32> + Send + '_ {
+        stream::iter(&self.0)
     }
 }
 
@@ -147,6 +157,11 @@ pub(crate) fn main() {
         assert_eq!(source.names("t").collect::<Vec<_>>().await, ["two", "three"]);
         assert_eq!(source.all().count().await, 3);
         assert_eq!(source.count().await, 3);
+        let owned: PooledStream<'static, u32> = source.owned();
+        assert_eq!(source.borrowed().collect::<Vec<&u32>>().await, [&1, &5, &9]);
+        drop(numbers);
+        assert_eq!(owned.collect::<Vec<_>>().await, [1, 5, 9]);
+        let numbers = Numbers(vec![1, 5, 9]);
         assert_eq!(Boxed::scan(&numbers, 4).collect::<Vec<_>>().await, [5, 9]);
 
         let shared: Box<dyn LocalSource> = Box::new(Shared(Rc::new(2)));
