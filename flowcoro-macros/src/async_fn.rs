@@ -8,6 +8,7 @@ use syn::{ItemFn, ReturnType};
 
 use crate::args::Config;
 use crate::frame::frame;
+use crate::lifetimes;
 use crate::stream_fn::{self, is_stream_fn};
 use crate::support::{private_path, split_inner};
 
@@ -24,6 +25,7 @@ pub(crate) fn rewrite(item: ItemFn, config: &Config) -> TokenStream {
     }
     let mixed = Span::mixed_site();
     let ItemFn { attrs, vis, mut sig, block } = item;
+    lifetimes::name_elided_in_impl_trait_args(&mut sig);
     let (outer, inner) = split_inner(attrs);
     let private = private_path(config);
     let frame = frame(&mut sig, *block, inner, config);

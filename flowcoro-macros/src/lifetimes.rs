@@ -72,6 +72,67 @@ pub(crate) fn name_elided(sig: &mut Signature, outer: &[Lifetime]) -> Lifetimes 
     Lifetimes { used: namer.used, named: namer.named }
 }
 
+/// Names the elided lifetimes inside the `impl Trait` arguments of a fn
+/// (`words: impl Iterator<Item = &str>`) and declares them on the fn: an
+/// `async fn` may elide them, a plain `fn` may not (E0658).
+//
+// Input:  fn f<T>(words: impl Iterator<Item = &str>, r: &T)
+// Output: fn f<'life0, T>(words: impl Iterator<Item = &'life0 str>, r: &T)
+pub(crate) fn name_elided_in_impl_trait_args(sig: &mut Signature) {
+    struct InImplTrait<'a>(&'a mut Namer);
+    impl VisitMut for InImplTrait<'_> {
+        fn visit_type_impl_trait_mut(&mut self, ty: &mut syn::TypeImplTrait) {
+            self.0.visit_type_impl_trait_mut(ty);
+        }
+        leave_what_binds_its_own!();
+    }
+    let mut taken = TakenNames(Vec::new());
+    taken.visit_signature(sig);
+    let mut namer = Namer { taken: taken.0, next: 0, used: Vec::new(), named: Vec::new() };
+    for input in &mut sig.inputs {
+        if let FnArg::Typed(arg) = input {
+            InImplTrait(&mut namer).visit_type_mut(&mut arg.ty);
+        }
+    }
+    // `&'life0 T` of a type parameter needs `T: 'life0`, which the elided
+    // form implied.
+    struct Referents<'a>(&'a [Lifetime], Vec<(Lifetime, Type)>);
+    impl Visit<'_> for Referents<'_> {
+        fn visit_type_reference(&mut self, ty: &TypeReference) {
+            if let Some(lifetime) = ty.lifetime.as_ref().filter(|l| self.0.contains(l)) {
+                self.1.push((lifetime.clone(), (*ty.elem).clone()));
+            }
+            syn::visit::visit_type_reference(self, ty);
+        }
+    }
+    let mut referents = Referents(&namer.named, Vec::new());
+    for input in &sig.inputs {
+        if let FnArg::Typed(arg) = input {
+            referents.visit_type(&arg.ty);
+        }
+    }
+    let type_params: Vec<syn::Ident> =
+        sig.generics.type_params().map(|param| param.ident.clone()).collect();
+    let outlives: Vec<syn::WherePredicate> = referents
+        .1
+        .into_iter()
+        .filter(|(_, ty)| type_params.iter().any(|param| mentions(ty, param)))
+        .map(|(lifetime, ty)| syn::parse_quote!(#ty: #lifetime))
+        .collect();
+    if !outlives.is_empty() {
+        sig.generics.make_where_clause().predicates.extend(outlives);
+    }
+    let at = sig.generics.lifetimes().count();
+    for (offset, lifetime) in namer.named.into_iter().enumerate() {
+        let param = syn::GenericParam::Lifetime(syn::LifetimeParam::new(lifetime));
+        sig.generics.params.insert(at + offset, param);
+    }
+    if !sig.generics.params.is_empty() && sig.generics.lt_token.is_none() {
+        sig.generics.lt_token = Some(Default::default());
+        sig.generics.gt_token = Some(Default::default());
+    }
+}
+
 /// A lifetime named `base`, or `base1`, `base2`... if that is taken.
 pub(crate) fn fresh(base: &str, taken: &[Lifetime], span: Span) -> Lifetime {
     let free = |name: &String| !taken.iter().any(|l| l.ident == name);

@@ -33,8 +33,29 @@ async fn evens(limit: u32) -> Result<impl Iterator<Item = u32>, String> {
     Ok((0..limit).filter(|n| n % 2 == 0))
 }
 
+/// Elided lifetimes inside an `impl Trait` argument, as an `async fn` allows.
+#[pooled]
+async fn joined(words: impl Iterator<Item = &str>, sep: &str) -> String {
+    words.collect::<Vec<_>>().join(sep)
+}
+
+struct Prefix(String);
+
+impl Prefix {
+    #[pooled]
+    async fn apply<T>(&self, words: impl IntoIterator<Item = &'_ T>) -> Vec<String>
+    where
+        T: Display + ?Sized,
+    {
+        words.into_iter().map(|w| format!("{}{w}", self.0)).collect()
+    }
+}
+
 pub(crate) fn main() {
     use futures::executor::block_on;
+    assert_eq!(block_on(joined(["a", "b"].into_iter(), "-")), "a-b");
+    let words = ["x", "y"];
+    assert_eq!(block_on(Prefix("p".into()).apply(&words)), ["px", "py"]);
     assert_eq!(block_on(show("sum", vec![1, 2, 3])), "sum: 6");
     assert_eq!(block_on(show(7, [1])), "7: 1");
     assert_eq!(block_on(call(str::len, "four")), 4);
