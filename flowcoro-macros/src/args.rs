@@ -17,7 +17,7 @@ use syn::parse::{Parse, ParseStream};
 use syn::{Ident, LitInt, LitStr, Path, Token};
 
 /// The valid keys, as error messages list them.
-const KEYS: &str = "`?Send`, `crate`, `name`, `max_idle`, `prewarm`";
+const KEYS: &str = "`?Send`, `Send`, `Sync`, `crate`, `name`, `max_idle`, `prewarm`";
 
 /// What the options ask for; `None` keeps the default.
 #[derive(Clone, Default)]
@@ -32,6 +32,10 @@ pub(crate) struct Config {
     pub(crate) prewarm: Option<LitInt>,
     /// `?Send`: a trait's futures need not be `Send` (where the `?` is).
     pub(crate) local: Option<Span>,
+    /// `Send`: a fn's future is declared `Send` in its signature.
+    pub(crate) send: Option<Span>,
+    /// `Sync`: a fn's future is declared `Sync` in its signature.
+    pub(crate) sync: Option<Span>,
     /// `__after`: this is the attribute re-attached below other attribute
     /// macros, which have expanded since.
     pub(crate) after: bool,
@@ -63,6 +67,8 @@ impl Config {
             max_idle: inner.max_idle.or_else(|| self.max_idle.clone()),
             prewarm: inner.prewarm.or_else(|| self.prewarm.clone()),
             local: inner.local.or(self.local),
+            send: inner.send.or(self.send),
+            sync: inner.sync.or(self.sync),
             after: inner.after || self.after,
             within: inner.within.or_else(|| self.within.clone()),
         }
@@ -75,6 +81,12 @@ impl Config {
         let mut args = TokenStream::new();
         if self.local.is_some() {
             args.extend(quote_spanned!(mixed=> ?Send,));
+        }
+        if let Some(span) = self.send {
+            args.extend(quote_spanned!(span=> Send,));
+        }
+        if let Some(span) = self.sync {
+            args.extend(quote_spanned!(span=> Sync,));
         }
         if let Some(path) = &self.krate {
             let lit =
@@ -200,6 +212,9 @@ impl Options {
     /// Records one `key = value`, or the error it makes.
     fn apply(&mut self, key: Ident, value: Option<(Token![=], TokenStream)>) {
         let name = key.unraw().to_string();
+        if matches!(name.as_str(), "Send" | "Sync") {
+            return self.apply_bound(&key, value);
+        }
         if !matches!(name.as_str(), "crate" | "name" | "max_idle" | "prewarm") {
             let message = format!("unknown `#[pooled]` option `{name}`; expected one of {KEYS}");
             return self.fail(syn::Error::new(key.span(), message));
@@ -236,6 +251,25 @@ impl Options {
         };
         if let Err(err) = result {
             self.fail(err);
+        }
+    }
+
+    /// Records `Send` or `Sync`: bounds the fn's future declares.
+    fn apply_bound(&mut self, key: &Ident, value: Option<(Token![=], TokenStream)>) {
+        let name = key.to_string();
+        if let Some((eq, _)) = value {
+            let message = format!("`#[pooled]` option `{name}` takes no value: `#[pooled({name})]`");
+            return self.fail(syn::Error::new(eq.span, message));
+        }
+        if self.seen.contains(&name) {
+            let message = format!("duplicate `#[pooled]` option `{name}`");
+            return self.fail(syn::Error::new(key.span(), message));
+        }
+        self.seen.push(name.clone());
+        if name == "Send" {
+            self.config.send = Some(key.span());
+        } else {
+            self.config.sync = Some(key.span());
         }
     }
 
@@ -358,10 +392,24 @@ mod tests {
         assert_eq!(
             errors(&options),
             [
-                "unknown `#[pooled]` option `size`; expected one of `?Send`, `crate`, `name`, `max_idle`, `prewarm`",
+                "unknown `#[pooled]` option `size`; expected one of `?Send`, `Send`, `Sync`, `crate`, `name`, `max_idle`, `prewarm`",
                 "duplicate `#[pooled]` option `name`",
                 "`#[pooled]` option `max_idle` must be a `usize` literal: `max_idle = 64`",
                 "expected a string literal: `crate = \"path::to::flowcoro\"`",
+            ]
+        );
+    }
+
+    #[test]
+    fn declared_bounds() {
+        let options = parse("Send, Sync");
+        assert!(options.error.is_none());
+        assert!(options.config.send.is_some() && options.config.sync.is_some());
+        assert_eq!(
+            errors(&parse("Send, Send, Sync = 1")),
+            [
+                "duplicate `#[pooled]` option `Send`",
+                "`#[pooled]` option `Sync` takes no value: `#[pooled(Sync)]`",
             ]
         );
     }

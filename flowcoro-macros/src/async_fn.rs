@@ -26,6 +26,8 @@ pub(crate) fn rewrite(item: ItemFn, config: &Config) -> TokenStream {
     let mixed = Span::mixed_site();
     let ItemFn { attrs, vis, mut sig, block } = item;
     lifetimes::name_elided_in_impl_trait_args(&mut sig);
+    let declared = lifetimes::declare_if_used(&mut sig, "async_recursion")
+        .then(|| quote_spanned!(mixed=> #[allow(clippy::needless_lifetimes)]));
     let (outer, inner) = split_inner(attrs);
     let private = private_path(config);
     let frame = frame(&mut sig, *block, inner, config);
@@ -47,9 +49,14 @@ pub(crate) fn rewrite(item: ItemFn, config: &Config) -> TokenStream {
         ReturnType::Type(_, ty) => syn::spanned::Spanned::span(ty),
     };
     let close = quote_spanned!(end=> >);
+    // `Send` / `Sync` options: declared in the signature, so a caller (the
+    // fn's own body, when it spawns its recursive call) needs no inference
+    // of them, and a body that is not is an error here.
+    let send = config.send.map(|span| quote_spanned!(span=> + ::core::marker::Send));
+    let sync = config.sync.map(|span| quote_spanned!(span=> + ::core::marker::Sync));
     sig.output = syn::parse_quote_spanned!(mixed=>
-        -> #private::Pooled<#impl_token #private::Future<Output = #output> #close
+        -> #private::Pooled<#impl_token #private::Future<Output = #output> #send #sync #close
     );
     let body = frame.into_body(|handle| handle);
-    quote!(#(#outer)* #vis #sig #body)
+    quote!(#(#outer)* #declared #vis #sig #body)
 }

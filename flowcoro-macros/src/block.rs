@@ -49,7 +49,7 @@ pub(crate) fn pool(input: TokenStream) -> TokenStream {
                        when its body allows it";
         errors.push(syn::Error::new(span, message));
     }
-    if config.after || config.within.is_some() {
+    if config.after || config.within.is_some() || config.send.is_some() || config.sync.is_some() {
         errors.push(syn::Error::new(
             Span::call_site(),
             "`pool!` options are `name`, `max_idle`, `prewarm` and `crate`",
@@ -82,7 +82,7 @@ fn as_pool(err: syn::Error) -> syn::Error {
             .to_string()
             .replace("`#[pooled]` option", "`pool!` option")
             .replace("`#[pooled]`", "`pool!`")
-            .replace("`?Send`, `crate`", "`crate`");
+            .replace("`?Send`, `Send`, `Sync`, `crate`", "`crate`");
         let one = syn::Error::new(one.span(), message);
         match &mut out {
             Some(first) => first.combine(one),

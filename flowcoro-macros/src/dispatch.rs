@@ -12,7 +12,7 @@ use crate::args::{Config, Options};
 use crate::defer;
 use crate::dyn_sig::{Role, Scope};
 use crate::method::{self, Method};
-use crate::support::{Errors, not_here};
+use crate::support::Errors;
 use crate::validate::{self, Target};
 use crate::{async_fn, impl_block, trait_decl};
 
@@ -52,8 +52,12 @@ fn async_fn_item(mut item: ItemFn, config: Config, errors: &mut Errors) -> Token
         return method::rewrite(parts, &scope, &config, role);
     }
     let mut config = config;
-    if let Some(span) = config.local.take() {
-        errors.push(not_here(span, "an `async fn`"));
+    // `?Send` on a fn asks what a `#[pooled]` fn does anyway: its future is
+    // `Send` exactly when its body is (`#[async_recursion(?Send)]` carries
+    // over as it is). With `Send`, it contradicts.
+    if let (Some(relaxed), Some(_)) = (config.local.take(), config.send) {
+        errors.push(syn::Error::new(relaxed, "`?Send` and `Send` contradict each other"));
+        config.send = None;
     }
     if defer::wanted(&item.attrs, &config) {
         defer::reattach(&mut item.attrs, &config);

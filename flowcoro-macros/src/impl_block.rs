@@ -10,7 +10,7 @@ use crate::args::Config;
 use crate::async_fn;
 use crate::defer;
 use crate::dyn_sig::{Role, Scope};
-use crate::method::{self, Method, block_options};
+use crate::method::{self, Method, block_options, bounds_on_a_dyn_method};
 use crate::support::{Errors, not_here};
 
 // Input:
@@ -28,6 +28,11 @@ use crate::support::{Errors, not_here};
 pub(crate) fn rewrite(mut item: ItemImpl, config: &Config, errors: &mut Errors) -> TokenStream {
     block_options(config, errors);
     let in_trait = item.trait_.is_some();
+    let mut config = config.clone();
+    if in_trait {
+        bounds_on_a_dyn_method(&mut config, errors);
+    }
+    let config = &config;
     if !in_trait {
         if let Some(span) = config.local {
             errors.push(not_here(span, "an inherent impl block"));
@@ -44,7 +49,9 @@ pub(crate) fn rewrite(mut item: ItemImpl, config: &Config, errors: &mut Errors) 
         else {
             continue;
         };
-        if !in_trait {
+        if in_trait {
+            bounds_on_a_dyn_method(&mut config, errors);
+        } else {
             config.local = None;
         }
         if !now && defer::wanted(&method.attrs, &config) {

@@ -54,6 +54,10 @@ use proc_macro::TokenStream;
 /// [below](#on-a-trait-and-its-impl-blocks)), and on an inherent impl block,
 /// where it pools each `async fn` of the block as if each had the attribute.
 ///
+/// Code written for async-recursion may name its future's lifetime
+/// `'async_recursion` in arguments (`node: Option<&'async_recursion Node>`):
+/// it is declared on the fn, and the future may hold it like any other.
+///
 /// The caller sees what the `async fn` did: nothing runs before the first
 /// poll; every argument moves into the future (a reference only if the body
 /// uses it: it has nothing to drop), and arguments and locals drop in the
@@ -67,8 +71,17 @@ use proc_macro::TokenStream;
 ///
 /// `#[pooled(key = value, ...)]`, each key at most once:
 ///
-/// - `?Send`: on a trait and its impl blocks only, the futures need not be
-///   `Send` (see below).
+/// - `?Send`: on a trait and its impl blocks, the futures need not be `Send`
+///   (see below). On a fn it changes nothing (its future is `Send` exactly
+///   when its body is), so `#[async_recursion(?Send)]` carries over as it is.
+/// - `Send`, `Sync`: on a fn, its future is declared `Send` (`Sync`) in the
+///   signature, `Pooled<impl Future<Output = T> + Send>`, and a body that is
+///   not is an error that names what it holds. `Send` is what a fn that
+///   spawns its own recursive call needs (`tokio::spawn(walk(n - 1))`):
+///   without it rustc would have to infer the future's `Send` from a body
+///   that itself needs it, and stops with E0283, "cannot satisfy `impl
+///   Future<Output = T>: Send`". (`#[async_recursion]` and
+///   `#[async_recursion(Sync)]` declare them too.)
 /// - `crate = "path"`: where the `flowcoro` crate is, for crates that
 ///   re-export it (default `::flowcoro`).
 /// - `name = "label"`: the pool's name in [`pools`](https://docs.rs/flowcoro/latest/flowcoro/fn.pools.html)

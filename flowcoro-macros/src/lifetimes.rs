@@ -133,6 +133,41 @@ pub(crate) fn name_elided_in_impl_trait_args(sig: &mut Signature) {
     }
 }
 
+/// Declares `'name` on the fn if its signature uses it undeclared: code
+/// written for async-recursion names its future's lifetime
+/// `'async_recursion` in arguments, which a pooled fn's future captures
+/// like any other.
+///
+/// Returns whether it declared it: the fn then carries an allow of
+/// `clippy::needless_lifetimes`, which would ask the user to elide a
+/// lifetime they did not declare (async-recursion's own expansion uses it
+/// in its return type).
+pub(crate) fn declare_if_used(sig: &mut Signature, name: &str) -> bool {
+    struct Uses<'a>(&'a str, bool);
+    impl Visit<'_> for Uses<'_> {
+        fn visit_lifetime(&mut self, lifetime: &Lifetime) {
+            self.1 |= lifetime.ident == self.0;
+        }
+    }
+    if sig.generics.lifetimes().any(|param| param.lifetime.ident == name) {
+        return false;
+    }
+    let mut uses = Uses(name, false);
+    uses.visit_signature(sig);
+    if !uses.1 {
+        return false;
+    }
+    let lifetime = Lifetime::new(&format!("'{name}"), Span::call_site());
+    let at = sig.generics.lifetimes().count();
+    let param = syn::GenericParam::Lifetime(syn::LifetimeParam::new(lifetime));
+    sig.generics.params.insert(at, param);
+    if sig.generics.lt_token.is_none() {
+        sig.generics.lt_token = Some(Default::default());
+        sig.generics.gt_token = Some(Default::default());
+    }
+    true
+}
+
 /// A lifetime named `base`, or `base1`, `base2`... if that is taken.
 pub(crate) fn fresh(base: &str, taken: &[Lifetime], span: Span) -> Lifetime {
     let free = |name: &String| !taken.iter().any(|l| l.ident == name);

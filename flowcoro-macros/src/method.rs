@@ -71,6 +71,23 @@ pub(crate) fn options(
     Some(block.overridden_by(config))
 }
 
+/// `Send` and `Sync` declare bounds of a fn's own future; a method of a
+/// `#[pooled]` trait or impl block returns an erased handle, `Send` unless
+/// the block is `?Send`, and never `Sync`.
+pub(crate) fn bounds_on_a_dyn_method(config: &mut Config, errors: &mut Errors) {
+    if let Some(span) = config.sync.take() {
+        let message = "`Sync` applies to a `#[pooled]` fn's own future; a method of a `#[pooled]` \
+                       trait or impl block returns a `PooledDyn`, which is not `Sync`";
+        errors.push(syn::Error::new(span, message));
+    }
+    if let Some(span) = config.send.take() {
+        let message = "`Send` applies to a `#[pooled]` fn's own future; a method of a `#[pooled]` \
+                       trait or impl block returns a `PooledDyn`, `Send` already (unless the \
+                       block is `?Send`)";
+        errors.push(syn::Error::new(span, message));
+    }
+}
+
 /// Whether an attribute is `#[pooled]` (under any path).
 fn is_pooled(attr: &Attribute) -> bool {
     attr.path().segments.last().is_some_and(|segment| segment.ident == "pooled")

@@ -118,7 +118,14 @@ pub(crate) fn rewrite(item: ItemFn, config: &Config) -> TokenStream {
     let (outer, inner) = split_inner(attrs);
     let private = private_path(config);
     let frame = frame(&sig, *block, inner, config);
-    if let ReturnType::Type(_, ty) = &sig.output {
+    if let ReturnType::Type(_, ty) = &mut sig.output {
+        if let Type::ImplTrait(ty) = &mut **ty {
+            let bounds = [(config.send, "Send"), (config.sync, "Sync")];
+            for (span, bound) in bounds.into_iter().filter_map(|(span, b)| Some((span?, b))) {
+                let bound = syn::Ident::new(bound, span);
+                ty.bounds.push(syn::parse_quote_spanned!(span=> ::core::marker::#bound));
+            }
+        }
         let end = syn::spanned::Spanned::span(ty);
         let close = quote_spanned!(end=> >);
         sig.output = syn::parse_quote_spanned!(mixed=> -> #private::Pooled<#ty #close);

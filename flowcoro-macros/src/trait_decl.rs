@@ -9,7 +9,7 @@ use syn::{ItemTrait, TraitItem, TypeParamBound, Visibility};
 use crate::args::Config;
 use crate::defer;
 use crate::dyn_sig::{Role, Scope};
-use crate::method::{self, Method, block_options};
+use crate::method::{self, Method, block_options, bounds_on_a_dyn_method};
 use crate::support::Errors;
 
 // Input:
@@ -34,6 +34,9 @@ use crate::support::Errors;
 // future holds `&self`): see `dyn_sig::rewrite`.
 pub(crate) fn rewrite(mut item: ItemTrait, config: &Config, errors: &mut Errors) -> TokenStream {
     block_options(config, errors);
+    let mut config = config.clone();
+    bounds_on_a_dyn_method(&mut config, errors);
+    let config = &config;
     let mut scope = Scope::of(&item.generics);
     scope.sync = has_supertrait(&item, "Sync");
     scope.send = has_supertrait(&item, "Send");
@@ -46,6 +49,7 @@ pub(crate) fn rewrite(mut item: ItemTrait, config: &Config, errors: &mut Errors)
         else {
             continue;
         };
+        bounds_on_a_dyn_method(&mut config, errors);
         let Some(block) = method.default.take() else {
             method::declare(&mut method.sig, &scope, &config);
             continue;

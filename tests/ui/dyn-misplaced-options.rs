@@ -1,5 +1,7 @@
 use flowcoro::pooled;
 
+// Accepted, as `#[async_recursion(?Send)]` is: a fn's future is `Send`
+// exactly when its body is, with or without it.
 #[pooled(?Send)]
 async fn free() {}
 

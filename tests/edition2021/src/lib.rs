@@ -7,6 +7,9 @@
 #[path = "../../pass/arg-patterns.rs"]
 mod arg_patterns;
 
+#[path = "../../pass/async-recursion-surface.rs"]
+mod async_recursion_surface;
+
 #[path = "../../pass/async-trait-surface.rs"]
 mod async_trait_surface;
 
@@ -87,6 +90,11 @@ mod two_elided_lifetimes;
 
 #[path = "../../pass/unsafe-fn.rs"]
 mod unsafe_fn;
+
+#[test]
+fn async_recursion_surface() {
+    async_recursion_surface::main();
+}
 
 #[test]
 fn async_trait_surface() {
