@@ -46,6 +46,34 @@ impl Tree {
     }
 }
 
+/// A recursive default method: `#[pooled]` on the trait makes it return a
+/// named `PooledDyn`, which may recurse (on the method alone, the return
+/// type is an opaque `impl Future` of the trait, and rustc refuses the
+/// recursion: E0792).
+#[pooled]
+trait Node: Sync {
+    fn children(&self) -> &[Self]
+    where
+        Self: Sized;
+
+    async fn count(&self) -> usize
+    where
+        Self: Sized,
+    {
+        let mut n = 1;
+        for child in self.children() {
+            n += child.count().await;
+        }
+        n
+    }
+}
+
+impl Node for Tree {
+    fn children(&self) -> &[Self] {
+        &self.children
+    }
+}
+
 pub(crate) fn main() {
     use futures::executor::block_on;
     assert_eq!(block_on(fib(20)), 6765);
@@ -55,4 +83,5 @@ pub(crate) fn main() {
     let tree =
         Tree { value: 1, children: vec![leaf(2), Tree { value: 3, children: vec![leaf(4)] }] };
     assert_eq!(block_on(tree.sum()), 10);
+    assert_eq!(block_on(tree.count()), 4);
 }
