@@ -42,14 +42,20 @@ impl<F: Future> Pooled<F> {
     }
 }
 
-/// The poll of an erased future whose output is `T`: polls the future in
-/// the frame, and nothing else.
+/// The poll of an erased future whose output is `T`, as the handle calls
+/// it: the future's own `Future::poll` (or a stream's `poll_next`, with
+/// `T = Option<Item>`), called directly as a `dyn Future`'s vtable calls
+/// it, with no wrapper between. Its frame argument is the poll's
+/// `Pin<&mut F>`: `Pin` is `repr(transparent)` over `&mut F`, and a thin
+/// reference and a `NonNull<u8>` are ABI-compatible (as are `fn` and
+/// `unsafe fn` of the same signature), so calling the poll through this
+/// type is calling it as it is.
 pub(crate) type PollFn<T> = unsafe fn(NonNull<u8>, &mut Context<'_>) -> Poll<T>;
 
 /// What a type-erased handle needs to know of its future.
 pub(crate) struct Vtable {
-    /// [`poll_frame`]`::<F>`, a [`PollFn`]`<F::Output>` with its type
-    /// erased, so that a `'static` table serves futures whose output
+    /// `<F as Future>::poll`, called as a [`PollFn`]`<F::Output>`, with its
+    /// type erased, so that a `'static` table serves futures whose output
     /// borrows: [`RawDyn::poll`] calls it as the `PollFn<T>` it was.
     poll: unsafe fn(),
     /// `ptr::drop_in_place::<F>`, which drops the `F` in a frame (pointer
@@ -63,12 +69,17 @@ pub(crate) struct Vtable {
 
 struct VtableOf<F>(PhantomData<F>);
 
+/// The future's own poll, as a `dyn Future`'s vtable holds it.
+type FuturePoll<F> = fn(Pin<&mut F>, &mut Context<'_>) -> Poll<<F as Future>::Output>;
+
 impl<F: Future> VtableOf<F> {
-    const POLL: PollFn<F::Output> = poll_frame::<F>;
+    const POLL: FuturePoll<F> = <F as Future>::poll;
     const VTABLE: Vtable = Vtable::of::<F>(
         // SAFETY: one fn pointer type for another, of the same size; only
-        // `Vtable::poll_fn::<F::Output>` reads it, as the `PollFn` it is.
-        unsafe { core::mem::transmute::<PollFn<F::Output>, unsafe fn()>(Self::POLL) },
+        // `Vtable::poll_fn::<F::Output>` reads it, as a `PollFn` whose
+        // argument and return types are ABI-compatible with the poll's (see
+        // `PollFn`).
+        unsafe { core::mem::transmute::<FuturePoll<F>, unsafe fn()>(Self::POLL) },
     );
 }
 
@@ -91,13 +102,6 @@ impl Vtable {
     }
 }
 
-/// # Safety
-/// `frame` holds an `F` that only the caller reaches and that never moves.
-unsafe fn poll_frame<F: Future>(frame: NonNull<u8>, cx: &mut Context<'_>) -> Poll<F::Output> {
-    // SAFETY: the caller's contract.
-    unsafe { Pin::new_unchecked(&mut *(frame.as_ptr() as *mut F)) }.poll(cx)
-}
-
 impl Vtable {
     /// The poll, as the [`PollFn`] it was made as.
     ///
@@ -106,8 +110,8 @@ impl Vtable {
     #[inline(always)]
     pub(crate) unsafe fn poll_fn<T>(&self) -> PollFn<T> {
         // SAFETY: the caller's contract: `VtableOf::<F>` stored
-        // `poll_frame::<F>`, a `PollFn<F::Output>`, and `T` is `F::Output`:
-        // the fn pointer goes back to the type it had.
+        // `F::poll`, which a `PollFn<F::Output>` calls as it is (see
+        // `PollFn`), and `T` is `F::Output`.
         unsafe { core::mem::transmute::<unsafe fn(), PollFn<T>>(self.poll) }
     }
 

@@ -11,7 +11,7 @@ use core::task::{Context, Poll};
 
 use futures_core::{FusedStream, Stream};
 
-use crate::erased::{PollFn, Vtable};
+use crate::erased::Vtable;
 use crate::pool::FramePool;
 use crate::pooled::Pooled;
 
@@ -42,8 +42,8 @@ impl<S: Stream> Pooled<S> {
 type HintFn = unsafe fn(NonNull<u8>) -> (usize, Option<usize>);
 
 /// What a type-erased stream handle needs to know of its stream: the table
-/// of an erased future, whose poll is the stream's `poll_next` (a
-/// [`PollFn`]`<Option<S::Item>>`), and its `size_hint`.
+/// of an erased future, whose poll is the stream's `poll_next` (called as a
+/// [`PollFn`](crate::erased::PollFn)`<Option<S::Item>>`), and its `size_hint`.
 struct StreamVtable {
     base: Vtable,
     size_hint: HintFn,
@@ -51,27 +51,21 @@ struct StreamVtable {
 
 struct StreamVtableOf<S>(PhantomData<S>);
 
+/// The stream's own `poll_next`, as a `dyn Stream`'s vtable holds it.
+type StreamPoll<S> = fn(Pin<&mut S>, &mut Context<'_>) -> Poll<Option<<S as Stream>::Item>>;
+
 impl<S: Stream> StreamVtableOf<S> {
-    const POLL: PollFn<Option<S::Item>> = poll_next_frame::<S>;
+    const POLL: StreamPoll<S> = <S as Stream>::poll_next;
     const VTABLE: StreamVtable = StreamVtable {
         base: Vtable::of::<S>(
             // SAFETY: one fn pointer type for another, of the same size;
-            // only `Vtable::poll_fn::<Option<S::Item>>` reads it, as the
-            // `PollFn` it is.
-            unsafe { core::mem::transmute::<PollFn<Option<S::Item>>, unsafe fn()>(Self::POLL) },
+            // only `Vtable::poll_fn::<Option<S::Item>>` reads it, as a
+            // `PollFn` whose argument and return types are ABI-compatible
+            // with `poll_next`'s (see `PollFn`).
+            unsafe { core::mem::transmute::<StreamPoll<S>, unsafe fn()>(Self::POLL) },
         ),
         size_hint: size_hint_frame::<S>,
     };
-}
-
-/// # Safety
-/// `frame` holds an `S` that only the caller reaches and that never moves.
-unsafe fn poll_next_frame<S: Stream>(
-    frame: NonNull<u8>,
-    cx: &mut Context<'_>,
-) -> Poll<Option<S::Item>> {
-    // SAFETY: the caller's contract.
-    unsafe { Pin::new_unchecked(&mut *(frame.as_ptr() as *mut S)) }.poll_next(cx)
 }
 
 /// # Safety
