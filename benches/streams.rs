@@ -4,11 +4,22 @@
 //! same stream pinned in place. Each iteration calls the method and drains
 //! what it returns with `StreamExt::next`, summing the items.
 //!
-//! The stream is an `async-stream` generator: it fills a page of 64 B or
-//! 1 KiB from the seed, suspends once (the page's read, an I/O wait that
-//! completes at once), then yields three rows read from the page. The page
-//! lives across every suspension, so it is part of the stream's state,
-//! which `run` checks is the page and a few words more.
+//! Two streams, each with a page of 64 B or 1 KiB of state, yielding three
+//! rows:
+//!
+//! - `iter`: a combinator chain over an owned page, `stream::iter(page)
+//!   .take(3).map(..)`, the shape of the `.boxed()` chains of real code;
+//!   its own work is a few nanoseconds, so what it costs is mostly the
+//!   erasure's.
+//! - `generator`: an `async-stream` generator that fills the page from the
+//!   seed, suspends once (the page's read, an I/O wait that completes at
+//!   once), then yields three rows read from the page; its own work (the
+//!   generator's channel, the fill) is most of its time.
+//!
+//! `run` checks each stream's state is the page and a few words more. The
+//! 1 KiB generator's (1,072 B) is above the 1,032 B that glibc's per-thread
+//! cache serves, so under glibc each of its boxes takes malloc's slower
+//! path.
 //!
 //! - `direct`: the stream returned by a plain fn as `impl Stream`, pinned on
 //!   the caller's stack and drained there: no allocation at all.
@@ -29,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Throughput};
-use futures::stream::{BoxStream, Stream, StreamExt};
+use futures::stream::{self, BoxStream, Stream, StreamExt};
 
 // The helpers every comparative bench shares (a path from this file, so it
 // also resolves where `streams_mimalloc` includes this file).
@@ -48,8 +59,10 @@ pub(crate) fn run(name: &str) {
     let mut c = support::config().configure_from_args();
     let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Elements(1));
-    sized::<64, _>(&mut g, &Rows64(1));
-    sized::<1024, _>(&mut g, &Rows1k(1));
+    sized::<64, _, _>(&mut g, "iter", &Iter64(1), page_iter::<64>);
+    sized::<1024, _, _>(&mut g, "iter", &Iter1k(1), page_iter::<1024>);
+    sized::<64, _, _>(&mut g, "generator", &Rows64(1), page_rows::<64>);
+    sized::<1024, _, _>(&mut g, "generator", &Rows1k(1), page_rows::<1024>);
     g.finish();
     c.final_summary();
 }
@@ -58,13 +71,18 @@ pub(crate) fn run(name: &str) {
 const ROWS: usize = 3;
 
 /// The ways to list the rows of a page of `N` bytes, side by side.
-fn sized<const N: usize, R>(g: &mut BenchmarkGroup<'_, WallTime>, rows: &R)
-where
+fn sized<const N: usize, R, S>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    shape: &str,
+    rows: &R,
+    direct: fn(u8) -> S,
+) where
     R: PooledRows + BoxedRows,
+    S: Stream<Item = u64>,
 {
     // The page is the stream's state, not a pointer to it: the stream is
-    // the page and the generator's few words.
-    let state = size_of_val(&page_rows::<N>(1));
+    // the page and a few words.
+    let state = size_of_val(&direct(1));
     assert!((N..N + 64).contains(&state), "a stream of {state} B for a page of {N} B");
     let pooled: &dyn PooledRows = rows;
     let boxed: &dyn BoxedRows = rows;
@@ -72,14 +90,13 @@ where
     let listed = [pooled.rows(7).boxed(), boxed.rows(7)].map(|s| block_on(s.collect::<Vec<_>>()));
     assert!(listed[0].len() == ROWS && listed[0] == listed[1], "{listed:?}");
 
-    g.bench_function(BenchmarkId::new("direct", N), |b| {
-        b.iter_custom(|iters| drain_in_loop(iters, page_rows::<N>))
-    });
-    g.bench_function(BenchmarkId::new("pooled", N), |b| {
+    let id = |form: &str| BenchmarkId::new(format!("{form}/{shape}"), N);
+    g.bench_function(id("direct"), |b| b.iter_custom(|iters| drain_in_loop(iters, direct)));
+    g.bench_function(id("pooled"), |b| {
         let pooled = black_box(pooled);
         b.iter_custom(|iters| drain_in_loop(iters, |seed| pooled.rows(seed)))
     });
-    g.bench_function(BenchmarkId::new("boxed", N), |b| {
+    g.bench_function(id("boxed"), |b| {
         let boxed = black_box(boxed);
         b.iter_custom(|iters| drain_in_loop(iters, |seed| boxed.rows(seed)))
     });
@@ -119,6 +136,15 @@ fn page_rows<const N: usize>(seed: u8) -> impl Stream<Item = u64> + Send {
     }
 }
 
+/// The combinator chain: three rows of an owned page of `N` bytes filled
+/// from `seed`.
+fn page_iter<const N: usize>(seed: u8) -> impl Stream<Item = u64> + Send {
+    let mut page = [seed; N];
+    page[0] = seed.wrapping_add(1);
+    black_box(&mut page);
+    stream::iter(page).take(ROWS).map(|b| u64::from(b) << 8 | u64::from(b ^ 0x5a))
+}
+
 /// Rows through `dyn`, pooled: the method returns a `PooledStream<'_, u64>`.
 #[flowcoro::pooled]
 trait PooledRows: Send + Sync {
@@ -133,23 +159,27 @@ trait BoxedRows: Send + Sync {
 /// What the rows hold: a seed mixed into the page, so each source's rows
 /// differ.
 macro_rules! sources {
-    ($($source:ident = $n:literal),*) => {$(
+    ($($source:ident = $make:ident::<$n:literal>),*) => {$(
         struct $source(u8);
 
         #[flowcoro::pooled]
         impl PooledRows for $source {
             fn rows(&self, seed: u8) -> impl Stream<Item = u64> + Send {
-                page_rows::<$n>(seed ^ self.0)
+                $make::<$n>(seed ^ self.0)
             }
         }
 
         impl BoxedRows for $source {
             fn rows(&self, seed: u8) -> BoxStream<'_, u64> {
-                page_rows::<$n>(seed ^ self.0).boxed()
+                $make::<$n>(seed ^ self.0).boxed()
             }
         }
     )*};
 }
 
-sources!(Rows64 = 64, Rows1k = 1024);
-
+sources!(
+    Iter64 = page_iter::<64>,
+    Iter1k = page_iter::<1024>,
+    Rows64 = page_rows::<64>,
+    Rows1k = page_rows::<1024>
+);

@@ -2,7 +2,9 @@
 //! tokio's multi-thread runtime, every response checked against a model of
 //! the service, the two variants' responses compared, and the heap
 //! allocations per request counted to show that the pooled stack saves one
-//! for each box it replaces.
+//! for each box it replaces, future or stream: under the store's mix of
+//! requests, and under one of item writes and listings, whose streamed
+//! bodies box two streams each in the boxed stack.
 
 #[path = "../examples/server/load.rs"]
 mod load;
@@ -17,7 +19,7 @@ use std::sync::atomic::AtomicUsize;
 use http::StatusCode;
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 
-use load::{Allocs, Kind, Measurement, Plan, Variant, Workload};
+use load::{Allocs, Kind, Measurement, Mix, Plan, Variant, Workload};
 
 // This test binary's own allocator: the counts below are this process's.
 #[global_allocator]
@@ -29,7 +31,10 @@ fn allocs() -> Allocs {
 }
 
 /// Small enough to take well under a second per variant in a debug build.
-const PLAN: Plan = Plan { connections: 4, warmup: 1_000, requests: 2_000 };
+const PLAN: Plan = Plan { connections: 4, warmup: 1_000, requests: 2_000, mix: Mix::Store };
+
+/// The same load of item writes and listings, half and half.
+const LISTINGS: Plan = Plan { mix: Mix::Listings, ..PLAN };
 
 /// What the pooled stack may fall short of one saved allocation per replaced
 /// box, per request on average. A pooled frame costs an allocation when no
@@ -42,8 +47,10 @@ const PLAN: Plan = Plan { connections: 4, warmup: 1_000, requests: 2_000 };
 /// not in the other's. Seen here: a shortfall of 0.000 to 0.015 per request
 /// (at most 30 allocations over the 2,000 requests), on two cores and pinned
 /// to one. 0.25 leaves room for a slower machine and still fails if any one
-/// layer, the handler or the `Store` trait were left boxed (each accounts
-/// for 0.8 boxes per request or more).
+/// box were left in place: a layer, the handler or the `Store` trait's
+/// futures each account for 0.75 boxes per request or more under [`PLAN`],
+/// and each of a listing's two streams (the store's listing and the body's)
+/// for 0.5 under [`LISTINGS`] (0.1 under [`PLAN`], too little to tell).
 const TOLERANCE: f64 = 0.25;
 
 /// The body and status the service must answer `call` with, given the
@@ -63,6 +70,14 @@ fn expected(
             Some(old) => (StatusCode::OK, format!("replaced {key} (was {old})\nrequest {id}\n")),
             None => (StatusCode::CREATED, format!("created {key}\nrequest {id}\n")),
         },
+        Kind::ListItems => {
+            let mut listed: Vec<(&String, &String)> =
+                items.iter().filter(|(k, _)| k.starts_with(key.as_str())).collect();
+            listed.sort_unstable();
+            let mut body: String = listed.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
+            body += &format!("{} items\nrequest {id}\n", listed.len());
+            (StatusCode::OK, body)
+        }
         Kind::Health => (StatusCode::OK, format!("ok\nrequest {id}\n")),
         Kind::NoRoute => {
             (StatusCode::NOT_FOUND, format!("no route for GET /missing/{key}\nrequest {id}\n"))
@@ -105,30 +120,56 @@ fn both_variants_answer_alike_and_the_pooled_one_allocates_one_less_per_box() {
         .build()
         .expect("a tokio runtime");
     let progress = Arc::new(AtomicUsize::new(0));
-    // One after the other: the allocation counts are the whole process's.
-    let [boxed, pooled] = Variant::ALL.map(|variant| {
-        runtime
-            .block_on(load::measure(variant, &PLAN, allocs, &progress))
-            .unwrap_or_else(|e| panic!("measuring {variant:?}: {e}"))
-    });
+    let every = [Kind::GetItem, Kind::PutItem, Kind::ListItems, Kind::Health, Kind::NoRoute];
+    let plans = [
+        (PLAN, [&every[..], &[Kind::NoToken]].concat()),
+        (LISTINGS, vec![Kind::PutItem, Kind::ListItems]),
+    ];
+    for (plan, kinds) in plans {
+        // One after the other: the allocation counts are the whole
+        // process's.
+        let [boxed, pooled] = Variant::ALL.map(|variant| {
+            runtime
+                .block_on(load::measure(variant, &plan, allocs, &progress))
+                .unwrap_or_else(|e| panic!("measuring {variant:?} under {:?}: {e}", plan.mix))
+        });
+        check_savings(&plan, &kinds, &boxed, &pooled);
+    }
     drop(runtime);
 
-    check_responses(&boxed);
-    check_responses(&pooled);
-    assert_eq!(boxed.report.responses, pooled.report.responses);
-    let kinds = |k: Kind| boxed.workload.calls.iter().filter(|c| c.kind == k).count();
-    for kind in [Kind::GetItem, Kind::PutItem, Kind::Health, Kind::NoRoute, Kind::NoToken] {
-        assert!(kinds(kind) > 0, "the workload has no {kind:?} request");
+    // The boxes are gone, not moved: the pools' frames come from the heap
+    // only while they fill. Three layers, the handler, the three `Store`
+    // methods and the listings' bodies.
+    let pools: Vec<_> =
+        flowcoro::pools().into_iter().filter(|s| s.name.starts_with("server: ")).collect();
+    assert_eq!(pools.len(), 8, "{pools:?}");
+    for pool in &pools {
+        assert_eq!(pool.live, 0, "{pool:?}");
+        assert!(pool.hit_ratio() > 0.9, "{pool:?}");
+    }
+}
+
+/// Checks both variants' responses under `plan`, whose workload has each of
+/// `kinds`, and that the pooled one saves an allocation per box it
+/// replaces, within [`TOLERANCE`].
+fn check_savings(plan: &Plan, kinds: &[Kind], boxed: &Measurement, pooled: &Measurement) {
+    check_responses(boxed);
+    check_responses(pooled);
+    assert_eq!(boxed.report.responses, pooled.report.responses, "{:?}", plan.mix);
+    let count = |k: Kind| boxed.workload.calls.iter().filter(|c| c.kind == k).count();
+    for &kind in kinds {
+        assert!(count(kind) > 0, "the {:?} workload has no {kind:?} request", plan.mix);
     }
 
-    for measured in [&boxed, &pooled] {
+    for measured in [boxed, pooled] {
         let report = &measured.report;
         assert_eq!(report.latencies.len(), report.requests);
         assert!(report.percentile(0.5) <= report.percentile(0.99));
         assert!(report.percentile(0.99) <= report.elapsed);
         // Shown with `--nocapture`.
         println!(
-            "{:<6} {:>6.0} req/s, {:.2} allocations and {:.0} bytes per request",
+            "{:?}: {:<6} {:>6.0} req/s, {:.2} allocations and {:.0} bytes per request",
+            plan.mix,
             measured.variant.label(),
             report.throughput(),
             measured.allocs_per_request(),
@@ -137,23 +178,19 @@ fn both_variants_answer_alike_and_the_pooled_one_allocates_one_less_per_box() {
     }
 
     let replaced = boxed.workload.replaced_boxes_per_request();
+    let (_, _, streams) = boxed.workload.boxes_per_request();
     let saved = boxed.allocs_per_request() - pooled.allocs_per_request();
-    println!("pooled saves {saved:.3} allocations per request; it replaces {replaced:.3} boxes");
+    println!(
+        "{:?}: pooled saves {saved:.3} allocations per request; it replaces {replaced:.3} \
+         boxes, {streams:.3} of them streams",
+        plan.mix
+    );
     assert!(
         saved >= replaced - TOLERANCE,
-        "the pooled stack saves {saved:.2} allocations per request, not the {replaced:.2} \
-         boxes it replaces (boxed {:.2}, pooled {:.2} per request)",
+        "{:?}: the pooled stack saves {saved:.2} allocations per request, not the {replaced:.2} \
+         boxes it replaces ({streams:.2} of them streams; boxed {:.2}, pooled {:.2} per request)",
+        plan.mix,
         boxed.allocs_per_request(),
         pooled.allocs_per_request(),
     );
-    // The boxes are gone, not moved: the pools' frames come from the heap
-    // only while they fill. Three layers, the handler and the two `Store`
-    // methods.
-    let pools: Vec<_> =
-        flowcoro::pools().into_iter().filter(|s| s.name.starts_with("server: ")).collect();
-    assert_eq!(pools.len(), 6, "{pools:?}");
-    for pool in &pools {
-        assert_eq!(pool.live, 0, "{pool:?}");
-        assert!(pool.hit_ratio() > 0.9, "{pool:?}");
-    }
 }

@@ -25,6 +25,9 @@ use tower::{Service, ServiceExt};
 
 use crate::stack::{Body, ELAPSED, LAYERS, Memory, REQUEST_ID, TOKEN, boxed, pooled};
 
+/// The body of the load generator's requests: known in full.
+type RequestBody = Full<Bytes>;
+
 /// What the load generator and the server setup fail with.
 pub(crate) type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -158,6 +161,8 @@ pub(crate) enum Kind {
     GetItem,
     /// `POST /items/{key}` with a value.
     PutItem,
+    /// `GET /items?prefix={key}`: the items of a connection, streamed.
+    ListItems,
     /// `GET /health`.
     Health,
     /// `GET /missing/{key}`: a route the handler does not know.
@@ -181,7 +186,16 @@ impl Kind {
     pub(crate) const fn store_calls(self) -> u32 {
         match self {
             Kind::GetItem | Kind::PutItem => 1,
-            Kind::Health | Kind::NoRoute | Kind::NoToken => 0,
+            Kind::ListItems | Kind::Health | Kind::NoRoute | Kind::NoToken => 0,
+        }
+    }
+
+    /// Streams the boxed stack boxes for one request of this kind: a
+    /// listing's, from the store, and the response body's, which drains it.
+    pub(crate) const fn boxed_streams(self) -> u32 {
+        match self {
+            Kind::ListItems => 2,
+            _ => 0,
         }
     }
 }
@@ -191,7 +205,8 @@ impl Kind {
 pub(crate) struct Call {
     /// What it asks for.
     pub(crate) kind: Kind,
-    /// The item it is about (for every kind but `Health`).
+    /// The item it is about (for every kind but `Health`), or the prefix of
+    /// the items it lists (`ListItems`).
     pub(crate) key: String,
     /// The value it stores (`PutItem` only).
     pub(crate) value: String,
@@ -199,10 +214,11 @@ pub(crate) struct Call {
 
 impl Call {
     /// The HTTP request for it.
-    fn request(&self) -> Request<Body> {
+    fn request(&self) -> Request<RequestBody> {
         let (method, path) = match self.kind {
             Kind::GetItem | Kind::NoToken => (Method::GET, format!("/items/{}", self.key)),
             Kind::PutItem => (Method::POST, format!("/items/{}", self.key)),
+            Kind::ListItems => (Method::GET, format!("/items?prefix={}", self.key)),
             Kind::Health => (Method::GET, "/health".to_owned()),
             Kind::NoRoute => (Method::GET, format!("/missing/{}", self.key)),
         };
@@ -213,6 +229,21 @@ impl Call {
         let body = Full::new(Bytes::from(self.value.clone()));
         request.body(body).expect("the load generator builds valid requests")
     }
+}
+
+/// What the requests of a workload ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mix {
+    /// Every kind, in the shares of a store's traffic: 50% item reads, 25%
+    /// item writes, 10% listings, 5% health checks, 5% unknown routes, 5%
+    /// without a token.
+    Store,
+    /// Item writes and listings, half and half: each of the two streams a
+    /// listing boxes then accounts for half a box per request, not the
+    /// tenth of [`Mix::Store`].
+    // Run by `tests/server.rs`, which includes this file, not by the example.
+    #[allow(dead_code)]
+    Listings,
 }
 
 /// Distinct keys each connection works on. Each key belongs to one
@@ -236,10 +267,17 @@ pub(crate) struct Workload {
 }
 
 impl Workload {
-    /// `requests` requests: 55% item reads, 25% item writes, 10% health
-    /// checks, 5% unknown routes, 5% without a token. The keys carry `label`,
-    /// so two workloads with different labels touch different items.
-    pub(crate) fn new(label: &str, connections: usize, first: usize, requests: usize) -> Workload {
+    /// `requests` requests of the kinds `mix` asks for. The keys carry
+    /// `label`, so two workloads with different labels touch different
+    /// items; a listing's prefix is its connection's, so it lists the items
+    /// of that connection alone.
+    pub(crate) fn new(
+        label: &str,
+        mix: Mix,
+        connections: usize,
+        first: usize,
+        requests: usize,
+    ) -> Workload {
         assert!(connections > 0, "a workload needs a connection");
         let mut rng = 0x9e37_79b9_7f4a_7c15_u64 ^ first as u64;
         let mut next = move || {
@@ -251,13 +289,19 @@ impl Workload {
         let calls = (first..first + requests)
             .map(|i| {
                 let r = next();
-                let key = format!("{label}-{}-{}", i % connections, r % KEYS_PER_CONNECTION);
-                let kind = match (r >> 32) % 100 {
-                    0..55 => Kind::GetItem,
-                    55..80 => Kind::PutItem,
-                    80..90 => Kind::Health,
-                    90..95 => Kind::NoRoute,
-                    _ => Kind::NoToken,
+                let kind = match (mix, (r >> 32) % 100) {
+                    (Mix::Store, 0..50) => Kind::GetItem,
+                    (Mix::Store, 50..75) => Kind::PutItem,
+                    (Mix::Store, 75..85) => Kind::ListItems,
+                    (Mix::Store, 85..90) => Kind::Health,
+                    (Mix::Store, 90..95) => Kind::NoRoute,
+                    (Mix::Store, _) => Kind::NoToken,
+                    (Mix::Listings, 0..50) => Kind::PutItem,
+                    (Mix::Listings, _) => Kind::ListItems,
+                };
+                let key = match kind {
+                    Kind::ListItems => format!("{label}-{}-", i % connections),
+                    _ => format!("{label}-{}-{}", i % connections, r % KEYS_PER_CONNECTION),
                 };
                 let value =
                     if kind == Kind::PutItem { format!("value-{i}") } else { String::new() };
@@ -274,20 +318,27 @@ impl Workload {
     }
 
     /// The allocations per request, on average over this workload, that the
-    /// pooled stack saves: the boxed stack's layer and handler boxes and its
-    /// `#[async_trait]` boxes, each served from a pool instead.
+    /// pooled stack saves: the boxed stack's layer and handler boxes, its
+    /// `#[async_trait]` boxes and its stream boxes, each served from a pool
+    /// instead.
     pub(crate) fn replaced_boxes_per_request(&self) -> f64 {
-        let (layers, calls) = self.boxes_per_request();
-        layers + calls
+        let (layers, calls, streams) = self.boxes_per_request();
+        layers + calls + streams
     }
 
-    /// The boxed stack's layer and handler boxes per request, and its
-    /// `#[async_trait]` calls per request, on average over this workload.
-    pub(crate) fn boxes_per_request(&self) -> (f64, f64) {
+    /// The boxed stack's layer and handler boxes, its `#[async_trait]`
+    /// calls and its boxed streams, per request on average over this
+    /// workload.
+    pub(crate) fn boxes_per_request(&self) -> (f64, f64, f64) {
         let n = self.calls.len().max(1) as f64;
-        let layers: u32 = self.calls.iter().map(|c| c.kind.boxed_futures()).sum();
-        let calls: u32 = self.calls.iter().map(|c| c.kind.store_calls()).sum();
-        (f64::from(layers) / n, f64::from(calls) / n)
+        let per_request = |boxes: fn(Kind) -> u32| {
+            f64::from(self.calls.iter().map(|c| boxes(c.kind)).sum::<u32>()) / n
+        };
+        (
+            per_request(Kind::boxed_futures),
+            per_request(Kind::store_calls),
+            per_request(Kind::boxed_streams),
+        )
     }
 
     /// The calls connection `lane` carries, in order.
@@ -359,7 +410,7 @@ struct Lane {
 /// its own.
 #[derive(Debug)]
 pub(crate) struct Client {
-    senders: Vec<SendRequest<Body>>,
+    senders: Vec<SendRequest<RequestBody>>,
     drivers: Vec<JoinHandle<()>>,
 }
 
@@ -432,11 +483,11 @@ impl Client {
 /// Sends the requests of connection `lane` on it, each after the previous
 /// response is read in full.
 async fn drive(
-    mut sender: SendRequest<Body>,
+    mut sender: SendRequest<RequestBody>,
     workload: &Workload,
     lane: usize,
     progress: &AtomicUsize,
-) -> Result<(SendRequest<Body>, Lane), Error> {
+) -> Result<(SendRequest<RequestBody>, Lane), Error> {
     let share = workload.calls.len() / workload.connections + 1;
     let mut seen =
         Lane { latencies: Vec::with_capacity(share), outcomes: Vec::with_capacity(share) };
@@ -488,6 +539,8 @@ pub(crate) struct Plan {
     pub(crate) warmup: usize,
     /// Requests measured.
     pub(crate) requests: usize,
+    /// What the requests ask for, warm-up included.
+    pub(crate) mix: Mix,
 }
 
 /// What one variant did under a [`Plan`].
@@ -528,9 +581,9 @@ pub(crate) async fn measure(
 ) -> Result<Measurement, Error> {
     let server = Server::start(variant).await?;
     let mut client = Client::connect(server.addr(), plan.connections).await?;
-    let warmup = Workload::new("warm", plan.connections, 0, plan.warmup);
+    let warmup = Workload::new("warm", plan.mix, plan.connections, 0, plan.warmup);
     client.run(&warmup, progress).await?;
-    let workload = Workload::new("item", plan.connections, plan.warmup, plan.requests);
+    let workload = Workload::new("item", plan.mix, plan.connections, plan.warmup, plan.requests);
     let before = allocs();
     let report = client.run(&workload, progress).await?;
     let after = allocs();

@@ -5,6 +5,9 @@
 //! - `GET /items/{key}`: the item's value (200) or 404;
 //! - `POST /items/{key}`: stores the body as the item's value (201 created,
 //!   200 replaced);
+//! - `GET /items?prefix={prefix}`: the items whose key starts with the
+//!   prefix, in key order, one line each, then their count (200); the body
+//!   streams, a chunk per item, as the store's listing yields them;
 //! - `GET /health`: 200;
 //! - anything else: 404.
 //!
@@ -12,31 +15,85 @@
 //! timing layer that stamps `x-elapsed-us` on the response, a request-id layer
 //! that stamps `x-request-id` on the request and the response, and an auth
 //! layer that answers 401 to a request without the bearer token. The handler
-//! reads and writes items through an `Arc<dyn Store>`.
+//! reads, writes and lists items through an `Arc<dyn Store>`.
 //!
 //! [`boxed`] writes this the way the ecosystem does today: every layer's
 //! future is a `Pin<Box<dyn Future + Send>>`, the handler's future is boxed as
 //! well, and `Store` is an `#[async_trait]` trait, which boxes the future of
-//! every call. [`pooled`] is the same code with flowcoro: each layer's future
-//! is a `pool!` block erased into a `PooledDyn`, and `Store` is a
-//! `#[flowcoro::pooled]` trait. Everything else (routing, the store's data,
-//! the responses) is the plain functions of this module, shared by both, so
-//! both answer byte for byte the same.
+//! every call; its `list` returns a `BoxStream`, as storage traits' listings
+//! do, and a listing's response body is a `StreamBody` over another
+//! `BoxStream`, which owns the store's handle and drains the listing.
+//! [`pooled`] is the same code with flowcoro: each layer's future is a
+//! `pool!` block erased into a `PooledDyn`, `Store` is a `#[flowcoro::pooled]`
+//! trait whose `list` returns a `PooledStream`, and the body's stream is built
+//! by `pool!` and erased into a `PooledStream`. Everything else (routing, the
+//! store's data, the responses and their chunks) is the plain functions of
+//! this module, shared by both, so both answer byte for byte the same.
 //!
 //! `load.rs` serves either stack over loopback and drives it.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
+use flowcoro::PooledStream;
+use futures::stream::BoxStream;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
-use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, Uri};
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Bytes, Frame, Incoming, SizeHint};
 
-/// The body of every response.
-pub(crate) type Body = Full<Bytes>;
+/// A chunk of a streamed body, as hyper's `StreamBody` takes it.
+pub(crate) type Chunk = Result<Frame<Bytes>, Infallible>;
+
+/// The body of every response: whole, or streamed chunk by chunk from a
+/// stream erased the way each stack erases it. One type for both stacks, so
+/// that the layers, hyper's server and the load generator are the same code
+/// for both; each stack streams only its own kind.
+pub(crate) enum Body {
+    /// A body known in full: the item routes and the errors.
+    Whole(Full<Bytes>),
+    /// A listing of [`boxed`]: its chunks from a `BoxStream`.
+    Boxed(StreamBody<BoxStream<'static, Chunk>>),
+    /// A listing of [`pooled`]: its chunks from a `PooledStream`.
+    Pooled(StreamBody<PooledStream<'static, Chunk>>),
+}
+
+impl hyper::body::Body for Body {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Chunk>> {
+        // Each kind is `Unpin`: a full body, and streams behind a pointer.
+        match self.get_mut() {
+            Body::Whole(body) => Pin::new(body).poll_frame(cx),
+            Body::Boxed(body) => Pin::new(body).poll_frame(cx),
+            Body::Pooled(body) => Pin::new(body).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Body::Whole(body) => body.is_end_stream(),
+            Body::Boxed(body) => body.is_end_stream(),
+            Body::Pooled(body) => body.is_end_stream(),
+        }
+    }
+
+    // A whole body's exact size gives its response a `content-length`; a
+    // stream's unknown one, chunked transfer encoding.
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Body::Whole(body) => body.size_hint(),
+            Body::Boxed(body) => body.size_hint(),
+            Body::Pooled(body) => body.size_hint(),
+        }
+    }
+}
 
 /// The `authorization` header a request needs to get past the auth layer.
 pub(crate) const TOKEN: &str = "Bearer flowcoro-example-token";
@@ -58,7 +115,8 @@ pub(crate) const LAYERS: u32 = 3;
 // ---------------------------------------------------------------------------
 
 /// The items, in memory. Both variants' `Store` traits are implemented for
-/// it, on top of [`Memory::lookup`] and [`Memory::insert`].
+/// it, on top of [`Memory::lookup`], [`Memory::insert`] and
+/// [`Memory::entries`].
 #[derive(Debug, Default)]
 pub(crate) struct Memory {
     items: RwLock<HashMap<String, String>>,
@@ -74,6 +132,19 @@ impl Memory {
     fn insert(&self, key: &str, value: String) -> Option<String> {
         self.items.write().expect("the store's lock is poisoned").insert(key.to_owned(), value)
     }
+
+    /// The items whose key starts with `prefix`, in key order: a snapshot,
+    /// so that no lock is held while a listing is drained.
+    fn entries(&self, prefix: &str) -> Vec<(String, String)> {
+        let items = self.items.read().expect("the store's lock is poisoned");
+        let mut entries: Vec<(String, String)> = items
+            .iter()
+            .filter(|(key, _)| key.starts_with(prefix))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        entries.sort_unstable();
+        entries
+    }
 }
 
 /// A store answers asynchronously: this wait stands in for its round trip,
@@ -87,13 +158,21 @@ async fn store_round_trip() {
 enum Route<'a> {
     GetItem(&'a str),
     PutItem(&'a str),
+    /// The prefix of the keys to list.
+    ListItems(&'a str),
     Health,
     NotFound,
 }
 
-fn route<'a>(method: &Method, path: &'a str) -> Route<'a> {
+fn route<'a>(method: &Method, uri: &'a Uri) -> Route<'a> {
+    let path = uri.path();
     if path == "/health" && method == Method::GET {
         return Route::Health;
+    }
+    if path == "/items" && method == Method::GET {
+        let query = uri.query().unwrap_or_default();
+        let prefix = query.split('&').find_map(|pair| pair.strip_prefix("prefix="));
+        return Route::ListItems(prefix.unwrap_or_default());
     }
     match path.strip_prefix("/items/") {
         Some(key) if !key.is_empty() && !key.contains('/') => {
@@ -136,7 +215,7 @@ fn stamp_elapsed(headers: &mut HeaderMap, started: Instant) {
 }
 
 fn text(status: StatusCode, body: String) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+    let mut response = Response::new(Body::Whole(Full::new(Bytes::from(body))));
     *response.status_mut() = status;
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     response
@@ -175,6 +254,23 @@ fn no_route(id: u64, method: &Method, path: &str) -> Response<Body> {
     text(StatusCode::NOT_FOUND, format!("no route for {method} {path}\nrequest {id}\n"))
 }
 
+/// A listing's response, around its streamed body.
+fn listing(body: Body) -> Response<Body> {
+    let mut response = Response::new(body);
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    response
+}
+
+/// The chunk of a listing for one item: a line of its own.
+fn entry_chunk(key: &str, value: &str) -> Chunk {
+    Ok(Frame::data(Bytes::from(format!("{key} = {value}\n"))))
+}
+
+/// The last chunk of a listing: how many items it listed.
+fn listing_end(id: u64, count: usize) -> Chunk {
+    Ok(Frame::data(Bytes::from(format!("{count} items\nrequest {id}\n"))))
+}
+
 /// Reads a request body as text. Awaited in place by the handlers of both
 /// variants, so its state machine is part of theirs: no allocation of its
 /// own, and nothing for a pool to do.
@@ -187,8 +283,8 @@ async fn read_text(body: Incoming) -> Option<String> {
 // The stack as the ecosystem writes it: boxed futures and `#[async_trait]`.
 // ---------------------------------------------------------------------------
 
-/// The service with `Pin<Box<dyn Future + Send>>` futures and an
-/// `#[async_trait]` store.
+/// The service with `Pin<Box<dyn Future + Send>>` futures, an
+/// `#[async_trait]` store and `BoxStream` listings.
 pub(crate) mod boxed {
     use std::convert::Infallible;
     use std::future::Future;
@@ -198,7 +294,9 @@ pub(crate) mod boxed {
     use std::task::{Context, Poll};
     use std::time::Instant;
 
+    use futures::stream::{BoxStream, StreamExt};
     use http::{Request, Response};
+    use http_body_util::StreamBody;
     use hyper::body::Incoming;
     use tower::{Layer, Service, ServiceBuilder};
 
@@ -207,13 +305,17 @@ pub(crate) mod boxed {
     /// A boxed, type-erased future, as `futures::future::BoxFuture` spells it.
     pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
-    /// The items, behind a trait object; every call's future is boxed.
+    /// The items, behind a trait object; every call's future is boxed, and
+    /// so is every listing's stream.
     #[async_trait::async_trait]
     pub(crate) trait Store: Send + Sync {
         /// The value stored under `key`.
         async fn get(&self, key: &str) -> Option<String>;
         /// Stores `value` under `key`; returns the value it replaces.
         async fn put(&self, key: &str, value: String) -> Option<String>;
+        /// The items whose key starts with `prefix`, as `(key, value)`, in
+        /// key order.
+        fn list<'a>(&'a self, prefix: &'a str) -> BoxStream<'a, (String, String)>;
     }
 
     #[async_trait::async_trait]
@@ -226,6 +328,16 @@ pub(crate) mod boxed {
         async fn put(&self, key: &str, value: String) -> Option<String> {
             super::store_round_trip().await;
             self.insert(key, value)
+        }
+
+        fn list<'a>(&'a self, prefix: &'a str) -> BoxStream<'a, (String, String)> {
+            async_stream::stream! {
+                super::store_round_trip().await;
+                for entry in self.entries(prefix) {
+                    yield entry;
+                }
+            }
+            .boxed()
         }
     }
 
@@ -394,12 +506,12 @@ pub(crate) mod boxed {
     ) -> Result<Response<Body>, Infallible> {
         let (parts, body) = request.into_parts();
         let id = super::request_id(&parts.headers);
-        let path = parts.uri.path();
-        Ok(match super::route(&parts.method, path) {
+        Ok(match super::route(&parts.method, &parts.uri) {
             Route::GetItem(key) => get_item(&*store, id, key).await,
             Route::PutItem(key) => put_item(&*store, id, key, body).await,
+            Route::ListItems(prefix) => list_items(store, id, prefix),
             Route::Health => super::healthy(id),
-            Route::NotFound => super::no_route(id, &parts.method, path),
+            Route::NotFound => super::no_route(id, &parts.method, parts.uri.path()),
         })
     }
 
@@ -416,14 +528,32 @@ pub(crate) mod boxed {
             None => super::bad_body(id),
         }
     }
+
+    /// A listing, streamed: the body outlives the handler, so its stream
+    /// owns the store's handle and the prefix, and drains the store's
+    /// listing, which borrows them, a chunk per item as hyper writes them.
+    fn list_items(store: Arc<dyn Store>, id: u64, prefix: &str) -> Response<Body> {
+        let prefix = prefix.to_owned();
+        let chunks = async_stream::stream! {
+            let mut entries = store.list(&prefix);
+            let mut count = 0;
+            while let Some((key, value)) = entries.next().await {
+                count += 1;
+                yield super::entry_chunk(&key, &value);
+            }
+            yield super::listing_end(id, count);
+        };
+        super::listing(Body::Boxed(StreamBody::new(chunks.boxed())))
+    }
 }
 
 // ---------------------------------------------------------------------------
 // The same stack with flowcoro: pooled blocks and a `#[pooled]` trait.
 // ---------------------------------------------------------------------------
 
-/// The service with `PooledDyn` futures and a `#[flowcoro::pooled]` store:
-/// [`boxed`] with the boxes taken out, line for line.
+/// The service with `PooledDyn` futures, a `#[flowcoro::pooled]` store and
+/// `PooledStream` listings: [`boxed`] with the boxes taken out, line for
+/// line.
 pub(crate) mod pooled {
     use std::convert::Infallible;
     use std::sync::Arc;
@@ -432,20 +562,26 @@ pub(crate) mod pooled {
     use std::time::Instant;
 
     use flowcoro::PooledDyn;
+    use futures::stream::{Stream, StreamExt};
     use http::{Request, Response};
+    use http_body_util::StreamBody;
     use hyper::body::Incoming;
     use tower::{Layer, Service, ServiceBuilder};
 
     use super::{Body, Memory, Route};
 
-    /// The items, behind a trait object; every call's future lives in a frame
-    /// of its impl method's pool.
+    /// The items, behind a trait object; every call's future, and every
+    /// listing's stream, lives in a frame of its impl method's pool.
     #[flowcoro::pooled]
     pub(crate) trait Store: Send + Sync {
         /// The value stored under `key`.
         async fn get(&self, key: &str) -> Option<String>;
         /// Stores `value` under `key`; returns the value it replaces.
         async fn put(&self, key: &str, value: String) -> Option<String>;
+        /// The items whose key starts with `prefix`, as `(key, value)`, in
+        /// key order: a `PooledStream` where the boxed trait has a
+        /// `BoxStream`.
+        fn list(&self, prefix: &str) -> impl Stream<Item = (String, String)> + Send;
     }
 
     #[flowcoro::pooled]
@@ -460,6 +596,16 @@ pub(crate) mod pooled {
         async fn put(&self, key: &str, value: String) -> Option<String> {
             super::store_round_trip().await;
             self.insert(key, value)
+        }
+
+        #[flowcoro::pooled(name = "server: Store::list")]
+        fn list(&self, prefix: &str) -> impl Stream<Item = (String, String)> + Send {
+            async_stream::stream! {
+                super::store_round_trip().await;
+                for entry in self.entries(prefix) {
+                    yield entry;
+                }
+            }
         }
     }
 
@@ -635,18 +781,21 @@ pub(crate) mod pooled {
     ) -> Result<Response<Body>, Infallible> {
         let (parts, body) = request.into_parts();
         let id = super::request_id(&parts.headers);
-        let path = parts.uri.path();
-        Ok(match super::route(&parts.method, path) {
+        Ok(match super::route(&parts.method, &parts.uri) {
             Route::GetItem(key) => get_item(&*store, id, key).await,
             Route::PutItem(key) => put_item(&*store, id, key, body).await,
+            Route::ListItems(prefix) => list_items(store, id, prefix),
             Route::Health => super::healthy(id),
-            Route::NotFound => super::no_route(id, &parts.method, path),
+            Route::NotFound => super::no_route(id, &parts.method, parts.uri.path()),
         })
     }
 
     // `get_item` and `put_item` stay plain `async fn`s: `handle` awaits them
     // in place, so their state machines are nested in its frame and cost no
     // allocation either way. Pooling them would only add a frame each.
+    // `list_items` is a plain fn in both stacks, called and done at once:
+    // what outlives it is the body's stream, so that is what the boxed
+    // stack boxes and what `pool!` takes here.
 
     async fn get_item(store: &dyn Store, id: u64, key: &str) -> Response<Body> {
         match store.get(key).await {
@@ -660,5 +809,22 @@ pub(crate) mod pooled {
             Some(value) => super::item_stored(id, key, store.put(key, value).await),
             None => super::bad_body(id),
         }
+    }
+
+    /// A listing, streamed: the body outlives the handler, so its stream
+    /// owns the store's handle and the prefix, and drains the store's
+    /// listing, which borrows them, a chunk per item as hyper writes them.
+    fn list_items(store: Arc<dyn Store>, id: u64, prefix: &str) -> Response<Body> {
+        let prefix = prefix.to_owned();
+        let chunks = flowcoro::pool!(name = "server: listing body"; async_stream::stream! {
+            let mut entries = store.list(&prefix);
+            let mut count = 0;
+            while let Some((key, value)) = entries.next().await {
+                count += 1;
+                yield super::entry_chunk(&key, &value);
+            }
+            yield super::listing_end(id, count);
+        });
+        super::listing(Body::Pooled(StreamBody::new(chunks.into_dyn_stream())))
     }
 }
