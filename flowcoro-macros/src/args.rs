@@ -258,7 +258,8 @@ impl Options {
     fn apply_bound(&mut self, key: &Ident, value: Option<(Token![=], TokenStream)>) {
         let name = key.to_string();
         if let Some((eq, _)) = value {
-            let message = format!("`#[pooled]` option `{name}` takes no value: `#[pooled({name})]`");
+            let message =
+                format!("`#[pooled]` option `{name}` takes no value: `#[pooled({name})]`");
             return self.fail(syn::Error::new(eq.span, message));
         }
         if self.seen.contains(&name) {

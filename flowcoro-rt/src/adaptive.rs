@@ -132,7 +132,8 @@ mod tests {
 
     #[test]
     fn a_small_max_idle_bounds_magazines_that_would_grow() {
-        static POOL: FramePool = FramePool::new("adaptive::tests::small").with_max_idle(2 * MAGAZINE);
+        static POOL: FramePool =
+            FramePool::new("adaptive::tests::small").with_max_idle(2 * MAGAZINE);
         let theirs = stream(&POOL, if cfg!(miri) { 12 } else { 200 }, 2 * MAGAZINE_MAX);
         assert!(cap_here(&POOL) <= MAGAZINE, "max_idle / 2 at most");
         assert!(theirs <= MAGAZINE, "max_idle / 2 at most");
