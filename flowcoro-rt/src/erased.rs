@@ -59,8 +59,9 @@ pub(crate) struct Vtable {
     /// borrows: [`RawDyn::poll`] calls it as the `PollFn<T>` it was.
     poll: unsafe fn(),
     /// `ptr::drop_in_place::<F>`, which drops the `F` in a frame (pointer
-    /// argument types are ABI-compatible, so it is called as it is).
-    drop: unsafe fn(NonNull<u8>),
+    /// argument types are ABI-compatible, so it is called as it is); `None`
+    /// for a type with nothing to drop, as a `dyn` vtable leaves it out.
+    drop: Option<unsafe fn(NonNull<u8>)>,
     /// The class key the frame was taken for.
     key: ClassKey,
     /// Where the pool word sits in the frame.
@@ -88,13 +89,17 @@ impl Vtable {
     pub(crate) const fn of<T>(poll: unsafe fn()) -> Vtable {
         Vtable {
             poll,
-            // SAFETY: a fn taking `*mut T` as one taking a `NonNull<u8>`:
-            // thin pointers, which Rust's ABI passes alike; `destroy` calls
-            // it with a frame holding a `T`.
-            drop: unsafe {
-                core::mem::transmute::<unsafe fn(*mut T), unsafe fn(NonNull<u8>)>(
-                    core::ptr::drop_in_place::<T>,
-                )
+            drop: if core::mem::needs_drop::<T>() {
+                // SAFETY: a fn taking `*mut T` as one taking a `NonNull<u8>`:
+                // thin pointers, which Rust's ABI passes alike; `destroy`
+                // calls it with a frame holding a `T`.
+                Some(unsafe {
+                    core::mem::transmute::<unsafe fn(*mut T), unsafe fn(NonNull<u8>)>(
+                        core::ptr::drop_in_place::<T>,
+                    )
+                })
+            } else {
+                None
             },
             key: KeyOf::<T>::KEY,
             pool_at: KeyOf::<T>::POOL_AT,

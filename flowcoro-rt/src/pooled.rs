@@ -184,17 +184,22 @@ impl FramePool {
     ///
     /// # Safety
     /// `ptr` holds a valid value, taken from this pool with `key`, that no
-    /// one uses again, and `drop` drops a value of its type.
+    /// one uses again, and `drop` drops a value of its type (`None`: a type
+    /// with nothing to drop).
+    // Inlined into its one caller, the erased handles' shared `destroy`.
+    #[inline(always)]
     pub(crate) unsafe fn drop_and_give_back(
         &'static self,
         ptr: NonNull<u8>,
         key: ClassKey,
-        drop: unsafe fn(NonNull<u8>),
+        drop: Option<unsafe fn(NonNull<u8>)>,
     ) {
-        let on_unwind = GiveBack { pool: self, ptr, key };
-        // SAFETY: the caller's contract.
-        unsafe { drop(ptr) };
-        core::mem::forget(on_unwind);
+        if let Some(drop) = drop {
+            let on_unwind = GiveBack { pool: self, ptr, key };
+            // SAFETY: the caller's contract.
+            unsafe { drop(ptr) };
+            core::mem::forget(on_unwind);
+        }
         // SAFETY: the frame's value has been dropped; the memory is free.
         unsafe { self.give_back(ptr, key) };
     }
