@@ -30,17 +30,17 @@ async fn pooled_depth(n: u32, yields: bool) -> usize {
     pooled_depth(n - 1, yields).await
 }
 
-/// What `#[async_recursion]` expands to.
-fn boxed_depth(n: u32, yields: bool) -> Pin<Box<dyn Future<Output = usize> + Send>> {
-    Box::pin(async move {
-        if n == 0 {
-            if yields {
-                YieldOnce(false).await;
-            }
-            return stack_address();
+/// The same recursion under `#[async_recursion]`: each call's future in a
+/// `Pin<Box<dyn Future + Send>>`.
+#[async_recursion::async_recursion]
+async fn boxed_depth(n: u32, yields: bool) -> usize {
+    if n == 0 {
+        if yields {
+            YieldOnce(false).await;
         }
-        boxed_depth(n - 1, yields).await
-    })
+        return stack_address();
+    }
+    boxed_depth(n - 1, yields).await
 }
 
 /// Returns `Pending` once, then `Ready`: the deepest call suspends, so the
