@@ -13,7 +13,7 @@
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::ext::IdentExt;
-use syn::parse::{Parse, ParseStream};
+use syn::parse::{Parse, ParseStream, Parser};
 use syn::{Ident, LitInt, LitStr, Path, Token};
 
 /// The valid keys, as error messages list them.
@@ -89,9 +89,8 @@ impl Config {
             args.extend(quote_spanned!(span=> Sync,));
         }
         if let Some(path) = &self.krate {
-            let lit =
-                LitStr::new(&path.to_token_stream().to_string().replace(' ', ""), path_span(path));
-            args.extend(quote_spanned!(mixed=> crate = #lit,));
+            // As tokens, not a string: a `$crate` in it keeps its meaning.
+            args.extend(quote_spanned!(mixed=> crate = #path,));
         }
         if let Some(name) = &self.name {
             args.extend(quote_spanned!(mixed=> name = #name,));
@@ -115,11 +114,6 @@ impl Config {
         }
         args
     }
-}
-
-/// The span a `crate = ".."` path was written with.
-fn path_span(path: &Path) -> Span {
-    path.segments.last().map_or_else(Span::call_site, |segment| segment.ident.span())
 }
 
 /// The parsed arguments: the valid options and the errors of the others.
@@ -314,8 +308,17 @@ fn string(value: TokenStream, example: &str) -> syn::Result<LitStr> {
 
 /// `crate = "path"`: the path must name a module, e.g. `::flowcoro` or
 /// `crate::reexports::flowcoro`. Its tokens carry the literal's span, so an
-/// unresolved path is reported on the string.
+/// unresolved path is reported on the string. The path may also be written
+/// as it is, unquoted: a library's `macro_rules!` wrapper then passes
+/// `crate = $crate::flowcoro`, which resolves wherever the wrapper is used.
 fn parse_crate(value: TokenStream, example: &str) -> syn::Result<Path> {
+    if syn::parse2::<LitStr>(value.clone()).is_err() {
+        if let Ok(path) = Path::parse_mod_style.parse2(value.clone()) {
+            return Ok(path);
+        }
+        let message = format!("expected a path to the flowcoro crate: `{example}`");
+        return Err(syn::Error::new_spanned(value, message));
+    }
     let lit = string(value, example)?;
     lit.parse_with(Path::parse_mod_style).map_err(|_| {
         let message =
@@ -388,7 +391,7 @@ mod tests {
 
     #[test]
     fn each_bad_option_is_reported_and_the_rest_kept() {
-        let options = parse(r#"name = "a", size = 1, name = "b", max_idle = -1, crate = x"#);
+        let options = parse(r#"name = "a", size = 1, name = "b", max_idle = -1, crate = 1"#);
         assert_eq!(options.config.name.as_ref().expect("first name kept").value(), "a");
         assert_eq!(
             errors(&options),
@@ -396,7 +399,7 @@ mod tests {
                 "unknown `#[pooled]` option `size`; expected one of `?Send`, `Send`, `Sync`, `crate`, `name`, `max_idle`, `prewarm`",
                 "duplicate `#[pooled]` option `name`",
                 "`#[pooled]` option `max_idle` must be a `usize` literal: `max_idle = 64`",
-                "expected a string literal: `crate = \"path::to::flowcoro\"`",
+                "expected a path to the flowcoro crate: `crate = \"path::to::flowcoro\"`",
             ]
         );
     }

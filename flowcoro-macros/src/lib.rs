@@ -83,7 +83,9 @@ use proc_macro::TokenStream;
 ///   Future<Output = T>: Send`". (`#[async_recursion]` and
 ///   `#[async_recursion(Sync)]` declare them too.)
 /// - `crate = "path"`: where the `flowcoro` crate is, for crates that
-///   re-export it (default `::flowcoro`).
+///   re-export it (default `::flowcoro`); the path may be written unquoted
+///   too, so that a library's `macro_rules!` wrapper can pass
+///   `crate = $crate::flowcoro` to the crates that implement its traits.
 /// - `name = "label"`: the pool's name in [`pools`](https://docs.rs/flowcoro/latest/flowcoro/fn.pools.html)
 ///   and `report` (default: the function's path, with the type and trait of
 ///   a method: `app::server::run`, `app::server::Listener::run`,

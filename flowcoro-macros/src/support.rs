@@ -59,17 +59,23 @@ pub(crate) fn not_here(span: Span, what: &str) -> syn::Error {
     syn::Error::new(span, message)
 }
 
-/// Gives every token of `tokens` the span `span`.
+/// Gives every token of `tokens` the span `span`. A `$crate` (from a
+/// `macro_rules!` wrapper's `crate = $crate::..`) only moves: it resolves
+/// where its macro was defined, or not at all.
 pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
     tokens
         .into_iter()
         .map(|mut tt| {
-            if let TokenTree::Group(group) = &tt {
-                let mut new = Group::new(group.delimiter(), respan(group.stream(), span));
-                new.set_span(span);
-                tt = TokenTree::Group(new);
-            } else {
-                tt.set_span(span);
+            match &tt {
+                TokenTree::Group(group) => {
+                    let mut new = Group::new(group.delimiter(), respan(group.stream(), span));
+                    new.set_span(span);
+                    tt = TokenTree::Group(new);
+                }
+                TokenTree::Ident(ident) if ident == "$crate" => {
+                    tt.set_span(ident.span().located_at(span));
+                }
+                _ => tt.set_span(span),
             }
             tt
         })

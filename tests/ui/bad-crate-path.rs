@@ -3,7 +3,8 @@ use flowcoro::pooled;
 #[pooled(crate = "not a path")]
 async fn not_a_path() {}
 
-#[pooled(crate = flowcoro)]
+// A path may be written unquoted, but this is none.
+#[pooled(crate = 1)]
 async fn not_a_string() {}
 
 #[pooled(crate = "flowcoro::Pooled<u8>")]
