@@ -113,7 +113,7 @@ impl Vtable {
     /// # Safety
     /// `T` is the output of the future type this vtable was made for.
     #[inline(always)]
-    pub(crate) unsafe fn poll_fn<T>(&self) -> PollFn<T> {
+    unsafe fn poll_fn<T>(&self) -> PollFn<T> {
         // SAFETY: the caller's contract: `VtableOf::<F>` stored
         // `F::poll`, which a `PollFn<F::Output>` calls as it is (see
         // `PollFn`), and `T` is `F::Output`.
@@ -135,22 +135,9 @@ impl Vtable {
     ///
     /// # Safety
     /// As [`Vtable::pool_word`], and the word is written.
-    pub(crate) unsafe fn pool(&self, frame: NonNull<u8>) -> &'static FramePool {
+    unsafe fn pool(&self, frame: NonNull<u8>) -> &'static FramePool {
         // SAFETY: the caller's contract.
         unsafe { self.pool_word(frame).read() }
-    }
-
-    /// Takes the frame out of a handle of this vtable's type and writes its
-    /// pool in its pool word: the frame an erased handle holds.
-    #[inline(always)]
-    pub(crate) fn adopt<F>(&self, handle: Pooled<F>) -> Option<NonNull<u8>> {
-        let (frame, pool) = handle.into_raw_parts();
-        if let Some(frame) = frame {
-            // SAFETY: a frame taken for `F`, this vtable's type, whose pool
-            // word nothing else uses.
-            unsafe { self.pool_word(frame).write(pool) };
-        }
-        frame
     }
 
     /// Drops the future in `frame` and gives the frame back to its pool:
@@ -159,7 +146,7 @@ impl Vtable {
     /// # Safety
     /// `frame` holds this vtable's future, with its pool word written, and
     /// no one uses it again.
-    pub(crate) unsafe fn destroy(&self, frame: NonNull<u8>) {
+    unsafe fn destroy(&self, frame: NonNull<u8>) {
         // SAFETY: the caller's contract.
         let pool = unsafe { self.pool(frame) };
         // SAFETY: the frame was taken from `pool` for `key`, and `drop` drops
@@ -168,58 +155,93 @@ impl Vtable {
     }
 }
 
-/// The type-erased core of [`PooledDyn`] and [`LocalPooledDyn`]: two words,
-/// so that a function returns it in registers.
-struct RawDyn<T> {
-    /// The frame; `None` once the future completed.
-    frame: Option<NonNull<u8>>,
-    vtable: &'static Vtable,
+/// The table of an erased handle: an erased future's [`Vtable`], or one
+/// that holds it first (a stream's, with its `size_hint`).
+pub(crate) trait ErasedTable: 'static {
+    fn base(&self) -> &Vtable;
+}
+
+impl ErasedTable for Vtable {
+    fn base(&self) -> &Vtable {
+        self
+    }
+}
+
+/// The type-erased core of [`PooledDyn`] and [`LocalPooledDyn`] (and, with
+/// a stream's table and `T = Option<Item>`, of the erased streams): two
+/// words, so that a function returns it in registers. Polled until the
+/// poll that ends the value, when the frame goes back.
+pub(crate) struct RawDyn<T, V: ErasedTable = Vtable> {
+    /// The frame; `None` once its value ended.
+    pub(crate) frame: Option<NonNull<u8>>,
+    pub(crate) vtable: &'static V,
     _output: PhantomData<fn() -> T>,
 }
 
 impl<T> RawDyn<T> {
     #[inline(always)]
     fn new<F: Future<Output = T>>(handle: Pooled<F>) -> Self {
-        let vtable = &VtableOf::<F>::VTABLE;
-        RawDyn { frame: vtable.adopt(handle), vtable, _output: PhantomData }
-    }
-
-    fn is_terminated(&self) -> bool {
-        self.frame.is_none()
-    }
-
-    #[inline]
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<T> {
-        let Some(frame) = self.frame else { polled_after_completion("PooledDyn") };
-        // SAFETY: `new` made the vtable for an `F` whose output is `T`; the
-        // frame holds that future, only this handle reaches it and it never
-        // moves.
-        let poll = unsafe { self.vtable.poll_fn::<T>()(frame, cx) };
-        if poll.is_ready() {
-            // Out of the handle first: if the drop below panics, the frame
-            // is back already and the handle must not give it back again.
-            self.frame = None;
-            // SAFETY: the future completed and no one reaches the frame
-            // again; its pool word is written. If the future's drop unwinds,
-            // `poll` is still a local here and unwinding drops the output.
-            unsafe { self.vtable.destroy(frame) };
-        }
-        poll
-    }
-
-    /// The pool of the frame, while the handle holds one.
-    fn pool(&self) -> Option<&'static FramePool> {
-        // SAFETY: a frame this handle holds, made by `new`.
-        self.frame.map(|frame| unsafe { self.vtable.pool(frame) })
+        // SAFETY: the table of `F`, whose poll returns `Poll<T>`.
+        unsafe { RawDyn::adopt(handle, &VtableOf::<F>::VTABLE) }
     }
 }
 
-impl<T> Drop for RawDyn<T> {
+impl<T, V: ErasedTable> RawDyn<T, V> {
+    /// Takes the frame out of `handle` and writes its pool in its pool
+    /// word.
+    ///
+    /// # Safety
+    /// `vtable` was made for `F`, and its poll returns `Poll<T>`.
+    #[inline(always)]
+    pub(crate) unsafe fn adopt<F>(handle: Pooled<F>, vtable: &'static V) -> Self {
+        let (frame, pool) = handle.into_raw_parts();
+        if let Some(frame) = frame {
+            // SAFETY: a frame taken for `F`, the table's type, whose pool
+            // word nothing else uses.
+            unsafe { vtable.base().pool_word(frame).write(pool) };
+        }
+        RawDyn { frame, vtable, _output: PhantomData }
+    }
+
+    /// Polls the value in the frame; on the poll `ends` says ends it, gives
+    /// the frame back. `None` once it has.
+    #[inline]
+    pub(crate) fn poll_until(
+        &mut self,
+        cx: &mut Context<'_>,
+        ends: fn(&Poll<T>) -> bool,
+    ) -> Option<Poll<T>> {
+        let frame = self.frame?;
+        let table = self.vtable.base();
+        // SAFETY: `adopt` was given the table of the value in the frame,
+        // whose poll returns `Poll<T>`; only this handle reaches the frame
+        // and it never moves.
+        let poll = unsafe { table.poll_fn::<T>()(frame, cx) };
+        if ends(&poll) {
+            // Out of the handle first: if the drop below panics, the frame
+            // is back already and the handle must not give it back again.
+            self.frame = None;
+            // SAFETY: the value ended and no one reaches the frame again;
+            // its pool word is written. If the value's drop unwinds, `poll`
+            // is still a local here and unwinding drops it.
+            unsafe { table.destroy(frame) };
+        }
+        Some(poll)
+    }
+
+    /// The pool of the frame, while the handle holds one.
+    pub(crate) fn pool(&self) -> Option<&'static FramePool> {
+        // SAFETY: a frame this handle holds, made by `adopt`.
+        self.frame.map(|frame| unsafe { self.vtable.base().pool(frame) })
+    }
+}
+
+impl<T, V: ErasedTable> Drop for RawDyn<T, V> {
     fn drop(&mut self) {
         if let Some(frame) = self.frame {
             // SAFETY: the handle owned the frame, and is gone after this: the
             // last use.
-            unsafe { self.vtable.destroy(frame) };
+            unsafe { self.vtable.base().destroy(frame) };
         }
     }
 }
@@ -252,37 +274,40 @@ unsafe impl<T> Send for PooledDyn<'_, T> {}
 impl<T> Unpin for PooledDyn<'_, T> {}
 impl<T> Unpin for LocalPooledDyn<'_, T> {}
 
-impl<T> Future for PooledDyn<'_, T> {
-    type Output = T;
+macro_rules! future_handle {
+    ($handle:ident) => {
+        impl<T> Future for $handle<'_, T> {
+            type Output = T;
 
-    #[inline]
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        self.raw.poll(cx)
-    }
+            #[inline]
+            fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+                match self.raw.poll_until(cx, Poll::is_ready) {
+                    Some(poll) => poll,
+                    None => polled_after_completion(stringify!($handle)),
+                }
+            }
+        }
+
+        impl<T> $handle<'_, T> {
+            /// Whether the future has completed (and its frame gone back).
+            pub fn is_terminated(&self) -> bool {
+                self.raw.frame.is_none()
+            }
+        }
+
+        impl<T> fmt::Debug for $handle<'_, T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($handle))
+                    .field("pool", &self.raw.pool().map(FramePool::name))
+                    .field("terminated", &self.is_terminated())
+                    .finish()
+            }
+        }
+    };
 }
 
-impl<T> Future for LocalPooledDyn<'_, T> {
-    type Output = T;
-
-    #[inline]
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        self.raw.poll(cx)
-    }
-}
-
-impl<T> PooledDyn<'_, T> {
-    /// Whether the future has completed (and its frame gone back).
-    pub fn is_terminated(&self) -> bool {
-        self.raw.is_terminated()
-    }
-}
-
-impl<T> LocalPooledDyn<'_, T> {
-    /// Whether the future has completed (and its frame gone back).
-    pub fn is_terminated(&self) -> bool {
-        self.raw.is_terminated()
-    }
-}
+future_handle!(PooledDyn);
+future_handle!(LocalPooledDyn);
 
 impl<'a, F: Future + Send + 'a> From<Pooled<F>> for PooledDyn<'a, F::Output> {
     fn from(handle: Pooled<F>) -> Self {
@@ -299,23 +324,5 @@ impl<'a, F: Future + 'a> From<Pooled<F>> for LocalPooledDyn<'a, F::Output> {
 impl<'a, T> From<PooledDyn<'a, T>> for LocalPooledDyn<'a, T> {
     fn from(handle: PooledDyn<'a, T>) -> Self {
         LocalPooledDyn { raw: handle.raw, _marker: PhantomData }
-    }
-}
-
-impl<T> fmt::Debug for PooledDyn<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PooledDyn")
-            .field("pool", &self.raw.pool().map(FramePool::name))
-            .field("terminated", &self.is_terminated())
-            .finish()
-    }
-}
-
-impl<T> fmt::Debug for LocalPooledDyn<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LocalPooledDyn")
-            .field("pool", &self.raw.pool().map(FramePool::name))
-            .field("terminated", &self.is_terminated())
-            .finish()
     }
 }

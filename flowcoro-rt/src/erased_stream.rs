@@ -11,7 +11,7 @@ use core::task::{Context, Poll};
 
 use futures_core::{FusedStream, Stream};
 
-use crate::erased::Vtable;
+use crate::erased::{ErasedTable, RawDyn, Vtable};
 use crate::pool::FramePool;
 use crate::pooled::Pooled;
 
@@ -24,7 +24,7 @@ impl<S: Stream> Pooled<S> {
     where
         S: Send + 'a,
     {
-        PooledStream { raw: RawStream::new(self), _marker: PhantomData }
+        PooledStream { raw: raw_stream(self), _marker: PhantomData }
     }
 
     /// [`into_dyn_stream`](Pooled::into_dyn_stream) for a stream that is not
@@ -34,7 +34,7 @@ impl<S: Stream> Pooled<S> {
     where
         S: 'a,
     {
-        LocalPooledStream { raw: RawStream::new(self), _marker: PhantomData }
+        LocalPooledStream { raw: raw_stream(self), _marker: PhantomData }
     }
 }
 
@@ -75,61 +75,26 @@ unsafe fn size_hint_frame<S: Stream>(frame: NonNull<u8>) -> (usize, Option<usize
     unsafe { &*(frame.as_ptr() as *const S) }.size_hint()
 }
 
-/// The type-erased core of [`PooledStream`] and [`LocalPooledStream`].
-struct RawStream<T> {
-    /// The frame; `None` once the stream ended.
-    frame: Option<NonNull<u8>>,
-    vtable: &'static StreamVtable,
-    _item: PhantomData<fn() -> T>,
-}
+/// The erased core of a [`PooledStream`] or [`LocalPooledStream`]: the
+/// erased futures' core, with the stream's table, polled until `None`.
+type RawStream<T> = RawDyn<Option<T>, StreamVtable>;
 
-impl<T> RawStream<T> {
-    #[inline(always)]
-    fn new<S: Stream<Item = T>>(handle: Pooled<S>) -> Self {
-        let vtable = &StreamVtableOf::<S>::VTABLE;
-        RawStream { frame: vtable.base.adopt(handle), vtable, _item: PhantomData }
-    }
-
-    #[inline]
-    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        let Some(frame) = self.frame else { return Poll::Ready(None) };
-        // SAFETY: `new` made the vtable for an `S` whose item is `T`; the
-        // frame holds that stream, only this handle reaches it and it never
-        // moves.
-        let poll = unsafe { self.vtable.base.poll_fn::<Option<T>>()(frame, cx) };
-        if let Poll::Ready(None) = poll {
-            // Out of the handle first: if the drop below panics, the frame
-            // is back already and the handle must not give it back again.
-            self.frame = None;
-            // SAFETY: the stream ended and no one reaches the frame again;
-            // its pool word is written.
-            unsafe { self.vtable.base.destroy(frame) };
-        }
-        poll
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        match self.frame {
-            // SAFETY: the frame holds the vtable's stream.
-            Some(frame) => unsafe { (self.vtable.size_hint)(frame) },
-            None => (0, Some(0)),
-        }
-    }
-
-    fn pool(&self) -> Option<&'static FramePool> {
-        // SAFETY: a frame this handle holds, made by `new`.
-        self.frame.map(|frame| unsafe { self.vtable.base.pool(frame) })
+impl ErasedTable for StreamVtable {
+    fn base(&self) -> &Vtable {
+        &self.base
     }
 }
 
-impl<T> Drop for RawStream<T> {
-    fn drop(&mut self) {
-        if let Some(frame) = self.frame {
-            // SAFETY: the handle owned the frame, and is gone after this: the
-            // last use.
-            unsafe { self.vtable.base.destroy(frame) };
-        }
-    }
+/// Whether a stream's poll ends it.
+fn ended<T>(poll: &Poll<Option<T>>) -> bool {
+    matches!(poll, Poll::Ready(None))
+}
+
+/// Erases a stream: [`RawDyn::adopt`] with the stream's table.
+#[inline(always)]
+fn raw_stream<S: Stream>(handle: Pooled<S>) -> RawStream<S::Item> {
+    // SAFETY: the table of `S`, whose poll returns `Poll<Option<S::Item>>`.
+    unsafe { RawDyn::adopt(handle, &StreamVtableOf::<S>::VTABLE) }
 }
 
 /// A pooled stream with its type erased: `Stream<Item = T> + Send + 'a`,
@@ -169,11 +134,16 @@ macro_rules! stream_handle {
 
             #[inline]
             fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-                self.raw.poll_next(cx)
+                // Fused: a stream that ended stays ended.
+                self.raw.poll_until(cx, ended).unwrap_or(Poll::Ready(None))
             }
 
             fn size_hint(&self) -> (usize, Option<usize>) {
-                self.raw.size_hint()
+                match self.raw.frame {
+                    // SAFETY: the frame holds the table's stream.
+                    Some(frame) => unsafe { (self.raw.vtable.size_hint)(frame) },
+                    None => (0, Some(0)),
+                }
             }
         }
 

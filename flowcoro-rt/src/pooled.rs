@@ -152,7 +152,9 @@ impl<F> Pooled<F> {
 pub(crate) unsafe fn destroy<F>(pool: &'static FramePool, frame: NonNull<u8>) {
     let key = KeyOf::<F>::KEY;
     // Gives the frame back if dropping the `F` panics; the normal path does
-    // it below.
+    // it below. (Not `drop_and_give_back` with `F`'s drop as a fn pointer:
+    // constant as it is, that costs the typed call a third of a nanosecond
+    // in `call_overhead`.)
     let on_unwind = GiveBack { pool, ptr: frame, key };
     // SAFETY: the caller hands us the only reference to a valid `F`.
     unsafe { ptr::drop_in_place(frame.as_ptr() as *mut F) };
@@ -180,7 +182,8 @@ impl Drop for GiveBack {
 impl FramePool {
     /// [`destroy`] with the value's type erased: drops the value at `ptr`
     /// with `drop`, then gives the frame back to this pool under `key`, also
-    /// if `drop` panics. One copy serves every future type.
+    /// if `drop` panics. One copy serves every erased type
+    /// (`Vtable::destroy`).
     ///
     /// # Safety
     /// `ptr` holds a valid value, taken from this pool with `key`, that no
