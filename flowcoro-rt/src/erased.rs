@@ -56,7 +56,7 @@ pub(crate) type PollFn<T> = unsafe fn(NonNull<u8>, &mut Context<'_>) -> Poll<T>;
 pub(crate) struct Vtable {
     /// `<F as Future>::poll`, called as a [`PollFn`]`<F::Output>`, with its
     /// type erased, so that a `'static` table serves futures whose output
-    /// borrows: [`RawDyn::poll`] calls it as the `PollFn<T>` it was.
+    /// borrows: [`RawDyn::poll_until`] calls it as the `PollFn<T>` it was.
     poll: unsafe fn(),
     /// `ptr::drop_in_place::<F>`, which drops the `F` in a frame (pointer
     /// argument types are ABI-compatible, so it is called as it is); `None`
@@ -120,7 +120,7 @@ impl Vtable {
         unsafe { core::mem::transmute::<unsafe fn(), PollFn<T>>(self.poll) }
     }
 
-    /// The word of `frame` that [`RawDyn::new`] fills with its pool.
+    /// The word of `frame` that [`RawDyn::adopt`] fills with its pool.
     ///
     /// # Safety
     /// `frame` is a frame taken for this vtable's future type, whose key
