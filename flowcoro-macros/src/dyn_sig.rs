@@ -6,7 +6,6 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote_spanned};
 use syn::punctuated::Punctuated;
-use syn::visit::Visit;
 use syn::visit_mut::{self, VisitMut};
 use syn::{
     FnArg, GenericArgument, GenericParam, Generics, Ident, Lifetime, LifetimeParam, Pat, PatIdent,
@@ -72,16 +71,8 @@ pub(crate) enum Role {
 /// `'async_trait` where the signature names it (code written for
 /// async-trait bounds its parameters by it).
 fn future_lifetime(sig: &Signature, taken: &[Lifetime], span: Span) -> Lifetime {
-    struct Names<'a>(&'a str, bool);
-    impl Visit<'_> for Names<'_> {
-        fn visit_lifetime(&mut self, lifetime: &Lifetime) {
-            self.1 |= lifetime.ident == self.0;
-        }
-    }
-    let mut names = Names("async_trait", false);
-    names.visit_signature(sig);
     let declared = sig.generics.lifetimes().any(|param| param.lifetime.ident == "async_trait");
-    if names.1 && !declared {
+    if lifetimes::names(sig, "async_trait") && !declared {
         return Lifetime::new("'async_trait", span);
     }
     lifetimes::fresh("pooled", taken, span)
@@ -233,13 +224,7 @@ pub(crate) fn rewrite(
     } else if !receiver_bounds.is_empty() {
         bounds.push(syn::parse_quote_spanned!(span=> Self: #(#receiver_bounds)+*));
     }
-    let handle = match (stream, config.local.is_some()) {
-        (false, false) => "PooledDyn",
-        (false, true) => "LocalPooledDyn",
-        (true, false) => "PooledStream",
-        (true, true) => "LocalPooledStream",
-    };
-    let handle = Ident::new(handle, Span::mixed_site());
+    let handle = Ident::new(Erased::of(stream, config).handle, Span::mixed_site());
     let private = private_path(config);
     // The declared `Stream` bound, kept as a bound of the handle: the
     // user's `use` of the trait stays used, and a `Stream` that is not
@@ -274,6 +259,26 @@ pub(crate) fn rewrite(
     sig.asyncness = None;
     sig.output =
         syn::parse_quote_spanned!(Span::mixed_site()=> -> #private::#handle<#pooled, #output>);
+}
+
+/// The erased handle a `dyn` method returns, and the `__private` fn that
+/// erases its `Pooled` into it.
+pub(crate) struct Erased {
+    pub(crate) handle: &'static str,
+    pub(crate) convert: &'static str,
+}
+
+impl Erased {
+    /// For a future or a stream, `Send` or not (`?Send`).
+    pub(crate) fn of(stream: bool, config: &Config) -> Erased {
+        let (handle, convert) = match (stream, config.local.is_some()) {
+            (false, false) => ("PooledDyn", "into_dyn"),
+            (false, true) => ("LocalPooledDyn", "into_local_dyn"),
+            (true, false) => ("PooledStream", "into_dyn_stream"),
+            (true, true) => ("LocalPooledStream", "into_local_dyn_stream"),
+        };
+        Erased { handle, convert }
+    }
 }
 
 /// The auto traits `Self` needs for a default body's future to be `Send`:

@@ -12,7 +12,8 @@ use crate::{params, receiver};
 
 /// A pooled body, in pieces.
 pub(crate) struct Frame {
-    /// The `async fn`'s output type `T`.
+    /// The `async fn`'s output type `T` (empty for a stream fn's frame,
+    /// whose declared `impl Stream` stays the fn's type).
     pub(crate) output: TokenStream,
     /// The body's inner attributes, the pool, and the closure that builds
     /// the future (`let __make = ...;`).

@@ -122,8 +122,13 @@ pub(crate) fn name_elided_in_impl_trait_args(sig: &mut Signature) {
     if !outlives.is_empty() {
         sig.generics.make_where_clause().predicates.extend(outlives);
     }
+    declare(sig, namer.named);
+}
+
+/// Declares `lifetimes` on the fn, after its own lifetime parameters.
+fn declare(sig: &mut Signature, lifetimes: Vec<Lifetime>) {
     let at = sig.generics.lifetimes().count();
-    for (offset, lifetime) in namer.named.into_iter().enumerate() {
+    for (offset, lifetime) in lifetimes.into_iter().enumerate() {
         let param = syn::GenericParam::Lifetime(syn::LifetimeParam::new(lifetime));
         sig.generics.params.insert(at + offset, param);
     }
@@ -131,6 +136,19 @@ pub(crate) fn name_elided_in_impl_trait_args(sig: &mut Signature) {
         sig.generics.lt_token = Some(Default::default());
         sig.generics.gt_token = Some(Default::default());
     }
+}
+
+/// Whether `sig` names the lifetime `'name` anywhere.
+pub(crate) fn names(sig: &Signature, name: &str) -> bool {
+    struct Names<'a>(&'a str, bool);
+    impl Visit<'_> for Names<'_> {
+        fn visit_lifetime(&mut self, lifetime: &Lifetime) {
+            self.1 |= lifetime.ident == self.0;
+        }
+    }
+    let mut names = Names(name, false);
+    names.visit_signature(sig);
+    names.1
 }
 
 /// Declares `'name` on the fn if its signature uses it undeclared: code
@@ -143,28 +161,11 @@ pub(crate) fn name_elided_in_impl_trait_args(sig: &mut Signature) {
 /// lifetime they did not declare (async-recursion's own expansion uses it
 /// in its return type).
 pub(crate) fn declare_if_used(sig: &mut Signature, name: &str) -> bool {
-    struct Uses<'a>(&'a str, bool);
-    impl Visit<'_> for Uses<'_> {
-        fn visit_lifetime(&mut self, lifetime: &Lifetime) {
-            self.1 |= lifetime.ident == self.0;
-        }
-    }
-    if sig.generics.lifetimes().any(|param| param.lifetime.ident == name) {
+    let declared = sig.generics.lifetimes().any(|param| param.lifetime.ident == name);
+    if declared || !names(sig, name) {
         return false;
     }
-    let mut uses = Uses(name, false);
-    uses.visit_signature(sig);
-    if !uses.1 {
-        return false;
-    }
-    let lifetime = Lifetime::new(&format!("'{name}"), Span::call_site());
-    let at = sig.generics.lifetimes().count();
-    let param = syn::GenericParam::Lifetime(syn::LifetimeParam::new(lifetime));
-    sig.generics.params.insert(at, param);
-    if sig.generics.lt_token.is_none() {
-        sig.generics.lt_token = Some(Default::default());
-        sig.generics.gt_token = Some(Default::default());
-    }
+    declare(sig, vec![Lifetime::new(&format!("'{name}"), Span::call_site())]);
     true
 }
 

@@ -127,13 +127,7 @@ pub(crate) fn rewrite(method: Method, scope: &Scope, config: &Config, role: Role
     // the culprit.
     let span = sig.ident.span();
     let private = respan(private_path(config), span);
-    let convert = match (stream, config.local.is_some()) {
-        (false, false) => "into_dyn",
-        (false, true) => "into_local_dyn",
-        (true, false) => "into_dyn_stream",
-        (true, true) => "into_local_dyn_stream",
-    };
-    let convert = Ident::new(convert, span);
+    let convert = Ident::new(dyn_sig::Erased::of(stream, config).convert, span);
     let body = frame.into_body(|handle| quote_spanned!(span=> #private::#convert(#handle)));
     quote!(#(#outer)* #vis #defaultness #sig #body)
 }

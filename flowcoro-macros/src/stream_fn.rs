@@ -20,11 +20,21 @@ pub(crate) fn is_stream_fn(sig: &Signature) -> bool {
     sig.asyncness.is_none() && stream_bound(&sig.output).is_some()
 }
 
+/// The bounds of an `impl Trait` output (none for any other output).
+fn impl_bounds(output: &ReturnType) -> impl Iterator<Item = &TypeParamBound> {
+    let bounds = match output {
+        ReturnType::Type(_, ty) => match &**ty {
+            Type::ImplTrait(ty) => Some(ty.bounds.iter()),
+            _ => None,
+        },
+        ReturnType::Default => None,
+    };
+    bounds.into_iter().flatten()
+}
+
 /// The `Stream` bound of an `impl Trait` output, if it has one.
 pub(crate) fn stream_bound(output: &ReturnType) -> Option<&syn::TraitBound> {
-    let ReturnType::Type(_, ty) = output else { return None };
-    let Type::ImplTrait(ty) = &**ty else { return None };
-    ty.bounds.iter().find_map(|bound| match bound {
+    impl_bounds(output).find_map(|bound| match bound {
         TypeParamBound::Trait(bound)
             if bound.path.segments.last().is_some_and(|segment| segment.ident == "Stream") =>
         {
@@ -36,9 +46,7 @@ pub(crate) fn stream_bound(output: &ReturnType) -> Option<&syn::TraitBound> {
 
 /// The lifetime an `impl Stream` output is bounded by (`+ 'a`), if any.
 pub(crate) fn lifetime_bound(output: &ReturnType) -> Option<syn::Lifetime> {
-    let ReturnType::Type(_, ty) = output else { return None };
-    let Type::ImplTrait(ty) = &**ty else { return None };
-    ty.bounds.iter().find_map(|bound| match bound {
+    impl_bounds(output).find_map(|bound| match bound {
         TypeParamBound::Lifetime(lifetime) => Some(lifetime.clone()),
         _ => None,
     })
