@@ -11,6 +11,7 @@
 //! vtable's data: each erased future type adds one small function.
 
 use core::fmt;
+use core::future::Future;
 use core::marker::PhantomData;
 use core::pin::Pin;
 use core::ptr::NonNull;
@@ -126,9 +127,9 @@ impl Vtable {
     /// `frame` is a frame taken for this vtable's future type, whose key
     /// counts the word.
     #[inline]
-    unsafe fn pool_word(&self, frame: NonNull<u8>) -> NonNull<&'static FramePool> {
+    unsafe fn pool_word(&self, frame: NonNull<u8>) -> *mut &'static FramePool {
         // SAFETY: the caller's contract: `pool_at` is inside the frame.
-        unsafe { frame.add(self.pool_at) }.cast()
+        unsafe { frame.as_ptr().add(self.pool_at) }.cast()
     }
 
     /// The pool of a frame holding this vtable's future.

@@ -44,9 +44,12 @@ impl Frame {
     /// class room in the address's low bits.
     #[inline(always)]
     pub(crate) fn tagged(self) -> NonNull<u8> {
-        debug_assert!(self.ptr.addr().get() & TAG == 0);
+        debug_assert!(self.ptr.as_ptr() as usize & TAG == 0);
         let class = usize::from(self.class) & TAG;
-        self.ptr.map_addr(|a| a | class)
+        // SAFETY: the address is a multiple of `MIN_ALIGN`, above `TAG`, so
+        // adding a tag below it gives no null address (the pointer keeps the
+        // frame's provenance; it is never read through until untagged).
+        unsafe { NonNull::new_unchecked(self.ptr.as_ptr().wrapping_add(class)) }
     }
 
     /// The frame [`tagged`](Frame::tagged) made.
@@ -55,12 +58,12 @@ impl Frame {
     /// `tagged` came from [`Frame::tagged`].
     #[inline(always)]
     pub(crate) unsafe fn from_tagged(tagged: NonNull<u8>) -> Frame {
-        let tag = tagged.addr().get() & TAG;
+        let tag = tagged.as_ptr() as usize & TAG;
         let class = if tag == TAG { HEAP } else { tag as u8 };
         // SAFETY: `tagged` is a non-null frame address, a multiple of
         // `MIN_ALIGN`, plus a tag below it: clearing the tag leaves the
         // frame's address, which is not null.
-        let ptr = unsafe { NonNull::new_unchecked(tagged.as_ptr().map_addr(|a| a & !TAG)) };
+        let ptr = unsafe { NonNull::new_unchecked(tagged.as_ptr().wrapping_sub(tag)) };
         Frame { ptr, class }
     }
 }

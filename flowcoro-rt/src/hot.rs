@@ -33,10 +33,12 @@ const _: () = assert!(HEAP as usize & HOT_MASK >= CLASSES);
 /// frames (`max_idle` below 2) keeps none here either. Frames are at least
 /// cache-line aligned, so no frame has it.
 const CLOSED: usize = 1;
+const _: () = assert!(core::mem::align_of::<u8>() == CLOSED);
 
 impl HotSlot {
     pub(crate) fn new(open: bool) -> HotSlot {
-        let closed = core::ptr::without_provenance_mut(CLOSED);
+        // A dangling `u8` pointer's address is 1, `CLOSED`, with no provenance.
+        let closed = NonNull::<u8>::dangling().as_ptr();
         HotSlot(AtomicPtr::new(if open { core::ptr::null_mut() } else { closed }))
     }
 
@@ -44,7 +46,7 @@ impl HotSlot {
     #[inline(always)]
     pub(crate) fn take(&self) -> Option<NonNull<u8>> {
         let p = self.0.load(Relaxed);
-        if p.addr() <= CLOSED {
+        if p as usize <= CLOSED {
             return None;
         }
         self.0.store(core::ptr::null_mut(), Relaxed);
@@ -63,7 +65,7 @@ impl HotSlot {
     }
 
     pub(crate) fn holds_frame(&self) -> bool {
-        self.0.load(Relaxed).addr() > CLOSED
+        self.0.load(Relaxed) as usize > CLOSED
     }
 }
 

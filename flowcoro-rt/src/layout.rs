@@ -2,6 +2,7 @@
 
 use core::alloc::Layout;
 use core::marker::PhantomData;
+use core::mem::{align_of, size_of};
 
 /// Smallest frame the pool hands out: a cache line.
 pub(crate) const MIN_SIZE: usize = CACHE_LINE;

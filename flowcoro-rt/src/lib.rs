@@ -6,6 +6,8 @@
 //! handle. Used by hand:
 //!
 //! ```
+//! use std::future::Future;
+//!
 //! use flowcoro_rt::{FramePool, Pooled};
 //!
 //! static DOUBLE: FramePool = FramePool::new("app::double");

@@ -311,6 +311,10 @@ struct Owner {
     pools: UnsafeCell<Vec<*mut LocalPool>>,
 }
 
+/// An empty entry of `NEAR_TABLE`, copied into each.
+#[allow(clippy::declare_interior_mutable_const)]
+const NO_POOL: Cell<*mut LocalPool> = Cell::new(core::ptr::null_mut());
+
 thread_local! {
     static TABLE: Table = const {
         Table { ptr: Cell::new(core::ptr::null()), len: Cell::new(0), dead: Cell::new(false) }
@@ -319,7 +323,7 @@ thread_local! {
     /// The first pools' entries of `Table`, again, at fixed places: reaching
     /// one costs a single thread-local load, with no length to check.
     static NEAR_TABLE: [Cell<*mut LocalPool>; NEAR] =
-        const { [const { Cell::new(core::ptr::null_mut()) }; NEAR] };
+        const { [NO_POOL; NEAR] };
 }
 
 /// Pools registered below this index are in the near table.

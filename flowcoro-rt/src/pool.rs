@@ -259,6 +259,7 @@ mod tests {
     /// behind a pointer.
     #[test]
     fn a_pool_header_is_a_few_words() {
-        assert!(size_of::<FramePool>() <= 12 * size_of::<usize>(), "{}", size_of::<FramePool>());
+        let size = core::mem::size_of::<FramePool>();
+        assert!(size <= 12 * core::mem::size_of::<usize>(), "{size}");
     }
 }

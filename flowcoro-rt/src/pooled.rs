@@ -4,6 +4,7 @@
 //! dropped (`destroy`).
 
 use core::fmt;
+use core::future::Future;
 use core::marker::PhantomData;
 use core::pin::Pin;
 use core::ptr::{self, NonNull};
@@ -63,7 +64,7 @@ impl FramePool {
         let key = KeyOf::<T>::KEY;
         let frame = self.take_frame(key);
         let guard = Unwritten { pool: self, frame, key };
-        debug_assert!(frame.ptr.addr().get() % align_of::<T>() == 0);
+        debug_assert!(frame.ptr.as_ptr() as usize % core::mem::align_of::<T>() == 0);
         // SAFETY: `take_frame` returned memory of a class that fits `key`,
         // the layout of `T` rounded up, and that no one else uses.
         unsafe { (frame.ptr.as_ptr() as *mut T).write(make()) };

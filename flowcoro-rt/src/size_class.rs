@@ -8,7 +8,7 @@ use crate::layout::{ClassKey, MAX_POOLED_SIZE};
 use crate::pool::FramePool;
 
 /// The size-class pools, smallest first.
-pub(crate) static SIZE_CLASSES: [FramePool; 15] = [
+pub(crate) static SIZE_CLASSES: [FramePool; CLASS_COUNT] = [
     FramePool::new("flowcoro::size_class::64"),
     FramePool::new("flowcoro::size_class::128"),
     FramePool::new("flowcoro::size_class::256"),
@@ -25,7 +25,8 @@ pub(crate) static SIZE_CLASSES: [FramePool; 15] = [
     FramePool::new("flowcoro::size_class::512K"),
     FramePool::new("flowcoro::size_class::1M"),
 ];
-const _: () = assert!(64 << (SIZE_CLASSES.len() - 1) == MAX_POOLED_SIZE);
+const CLASS_COUNT: usize = 15;
+const _: () = assert!(64 << (CLASS_COUNT - 1) == MAX_POOLED_SIZE);
 
 /// The size-class key for `key`: its size rounded up to a power of two.
 pub(crate) fn sc_key(key: ClassKey) -> ClassKey {
@@ -44,7 +45,7 @@ fn size_class_index(key: ClassKey) -> Option<usize> {
 impl FramePool {
     /// Whether this pool is one of the size-class pools.
     pub(crate) fn is_size_class(&self) -> bool {
-        SIZE_CLASSES.as_ptr_range().contains(&core::ptr::from_ref(self))
+        SIZE_CLASSES.as_ptr_range().contains(&(self as *const FramePool))
     }
 
     /// The layout this pool serves `key` as: a size-class pool rounds it up

@@ -550,7 +550,7 @@ mod tests {
 
     #[test]
     fn counters_are_cache_line_isolated() {
-        assert!(align_of::<Counters>() >= 128);
+        assert!(core::mem::align_of::<Counters>() >= 128);
     }
 
     #[test]
