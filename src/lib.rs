@@ -163,7 +163,7 @@ pub use flowcoro_macros::pool;
 ///     }
 /// }
 ///
-/// # fn spawn<F: Future + Send + 'static>(f: F) -> F::Output { futures::executor::block_on(f) }
+/// # fn spawn<F: std::future::Future + Send + 'static>(f: F) -> F::Output { futures::executor::block_on(f) }
 /// let tree = Tree(vec![Tree(vec![]), Tree(vec![Tree(vec![])])]);
 /// assert_eq!(futures::executor::block_on(tree.size()), 4);
 ///
@@ -189,6 +189,13 @@ pub mod __private {
         FramePool, LocalPooledDyn, LocalPooledStream, Pooled, PooledDyn, PooledStream,
     };
     pub use futures_core::Stream;
+
+    /// Names lifetimes (and `Self`) that a return-position `impl Trait`
+    /// captures: in editions before 2024 it captures only the lifetimes its
+    /// bounds name, where an `async fn`'s future captures all of them.
+    pub trait Captures<T: ?Sized> {}
+
+    impl<T: ?Sized, U: ?Sized> Captures<T> for U {}
 
     /// Erases the future of a method of a `#[pooled]` trait or impl block.
     /// The `F: Send` bound is the check that the method's body is `Send`:

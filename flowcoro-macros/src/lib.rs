@@ -106,8 +106,9 @@ use proc_macro::TokenStream;
 /// becomes
 ///
 /// ```text
-/// pub fn name<G>(self, a: A, __arg2: (B, C), r: &R)
-///     -> ::flowcoro::__private::Pooled<impl ::flowcoro::__private::Future<Output = T>>
+/// pub fn name<'life0, G>(self, a: A, __arg2: (B, C), r: &'life0 R)
+///     -> ::flowcoro::__private::Pooled<impl ::flowcoro::__private::Captures<(&'life0 (), *const Self)>
+///                                      + ::flowcoro::__private::Future<Output = T>>
 /// where W
 /// {
 ///     let __pool: &'static ::flowcoro::__private::FramePool = {
@@ -117,7 +118,7 @@ use proc_macro::TokenStream;
 ///         &POOL
 ///     };
 ///     let __make = move || async move {
-///         if let Some(__ret) = None::<T> { return __ret; } // fixes the type; never runs
+///         if false { let __ret: T = loop {}; return __ret; } // fixes the type; never runs
 ///         let _ = &self;                                   // captures `self` whole
 ///         let a = a;
 ///         let __arg2 = __arg2;
@@ -128,9 +129,12 @@ use proc_macro::TokenStream;
 /// }
 /// ```
 ///
-/// The future is built directly in its frame. The `impl Future` captures
-/// every lifetime in scope (edition 2024 rules) in user crates of any
-/// edition, as an `async fn`'s future does. A generic function has one pool
+/// The future is built directly in its frame. The `impl Future` has the
+/// user's span, so the capture rules are those of the user's edition: in
+/// 2024 it captures every lifetime in scope, as an `async fn`'s future
+/// does; before, a `Captures<(&'life0 (), .., *const Self)>` bound names
+/// the arguments' lifetimes (elided ones named) and `Self`, so only a
+/// lifetime hidden in a path (`Ref<T>`) must be written (`Ref<'_, T>`). A generic function has one pool
 /// for all its instantiations.
 ///
 /// The closure, the async block and the `match` carry the spans of the

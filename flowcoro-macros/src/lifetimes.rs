@@ -126,7 +126,7 @@ pub(crate) fn name_elided_in_impl_trait_args(sig: &mut Signature) {
 }
 
 /// Declares `lifetimes` on the fn, after its own lifetime parameters.
-fn declare(sig: &mut Signature, lifetimes: Vec<Lifetime>) {
+pub(crate) fn declare(sig: &mut Signature, lifetimes: Vec<Lifetime>) {
     let at = sig.generics.lifetimes().count();
     for (offset, lifetime) in lifetimes.into_iter().enumerate() {
         let param = syn::GenericParam::Lifetime(syn::LifetimeParam::new(lifetime));
@@ -317,6 +317,33 @@ pub(crate) fn mentions(ty: &Type, ident: &syn::Ident) -> bool {
     let mut finder = Finder(ident, false);
     finder.visit_type(ty);
     finder.1
+}
+
+/// Whether a type of `inputs` names `Self`.
+pub(crate) fn mentions_self(inputs: &syn::punctuated::Punctuated<FnArg, syn::Token![,]>) -> bool {
+    struct Finder(bool);
+    impl Visit<'_> for Finder {
+        fn visit_path(&mut self, path: &syn::Path) {
+            self.0 |= path.segments.first().is_some_and(|segment| segment.ident == "Self");
+            visit::visit_path(self, path);
+        }
+    }
+    let mut finder = Finder(false);
+    inputs.iter().for_each(|input| finder.visit_fn_arg(input));
+    finder.0
+}
+
+/// Gives every occurrence in `sig` of a lifetime of `which` the span `span`.
+pub(crate) fn respan(sig: &mut Signature, which: &[Lifetime], span: Span) {
+    struct Respan<'a>(&'a [Lifetime], Span);
+    impl VisitMut for Respan<'_> {
+        fn visit_lifetime_mut(&mut self, lifetime: &mut Lifetime) {
+            if self.0.contains(lifetime) {
+                lifetime.set_span(self.1);
+            }
+        }
+    }
+    Respan(which, span).visit_signature_mut(sig);
 }
 
 #[cfg(test)]

@@ -10,11 +10,7 @@ use flowcoro::pooled;
 #[tracing::instrument(err)]
 pub(crate) async fn below(x: u32) -> Result<u32, String> {
     tracing::info!("below");
-    if x > 0 {
-        Ok(x)
-    } else {
-        Err("zero".to_owned())
-    }
+    if x > 0 { Ok(x) } else { Err("zero".to_owned()) }
 }
 
 #[tracing::instrument(ret)]

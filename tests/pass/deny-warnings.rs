@@ -59,11 +59,7 @@ async fn fallible(s: &str) -> Result<u32, std::num::ParseIntError> {
 
 #[pooled]
 async fn recurse(n: u32) -> u32 {
-    if n == 0 {
-        0
-    } else {
-        1 + recurse(n - 1).await
-    }
+    if n == 0 { 0 } else { 1 + recurse(n - 1).await }
 }
 
 #[pooled]

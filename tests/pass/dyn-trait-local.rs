@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use flowcoro::{pooled, LocalPooledDyn};
+use flowcoro::{LocalPooledDyn, pooled};
 
 #[pooled(?Send)]
 trait Log {

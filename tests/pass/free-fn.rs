@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use flowcoro::{pooled, Pooled};
+use flowcoro::{Pooled, pooled};
 
 /// Returns `Pending` once (waking the task), then `Ready`.
 struct YieldNow(bool);

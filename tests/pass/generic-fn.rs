@@ -36,11 +36,7 @@ where
     T: Send + 'static,
     U: Default + PartialEq,
 {
-    if u == U::default() {
-        (U::default(), t)
-    } else {
-        (u, t)
-    }
+    if u == U::default() { (U::default(), t) } else { (u, t) }
 }
 
 pub(crate) fn main() {

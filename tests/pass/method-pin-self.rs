@@ -1,7 +1,7 @@
 //! Typed receivers: `self: Pin<&mut Self>`, `self: Box<Self>`, `self: Rc<Self>`.
 
 use std::marker::PhantomPinned;
-use std::pin::{pin, Pin};
+use std::pin::{Pin, pin};
 use std::rc::Rc;
 
 use flowcoro::pooled;

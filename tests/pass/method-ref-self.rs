@@ -19,11 +19,7 @@ impl Counter {
 
     #[pooled]
     async fn name(&self) -> &str {
-        if self.n > 1 {
-            "many"
-        } else {
-            "few"
-        }
+        if self.n > 1 { "many" } else { "few" }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use flowcoro::{pool, PooledDyn};
+use flowcoro::{PooledDyn, pool};
 
 pub(crate) trait Handler {
     fn handle(&self, x: u32) -> PooledDyn<'_, u32>;

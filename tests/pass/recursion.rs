@@ -5,29 +5,17 @@ use flowcoro::pooled;
 
 #[pooled]
 async fn fib(n: u32) -> u64 {
-    if n < 2 {
-        u64::from(n)
-    } else {
-        fib(n - 1).await + fib(n - 2).await
-    }
+    if n < 2 { u64::from(n) } else { fib(n - 1).await + fib(n - 2).await }
 }
 
 #[pooled]
 async fn is_even(n: u32) -> bool {
-    if n == 0 {
-        true
-    } else {
-        is_odd(n - 1).await
-    }
+    if n == 0 { true } else { is_odd(n - 1).await }
 }
 
 #[pooled]
 async fn is_odd(n: u32) -> bool {
-    if n == 0 {
-        false
-    } else {
-        is_even(n - 1).await
-    }
+    if n == 0 { false } else { is_even(n - 1).await }
 }
 
 struct Tree {

@@ -1,5 +1,7 @@
 //! Lifetimes hidden in paths (`Ref` for `Ref<'_>`), which no syntax-only
-//! rewrite can see: the future still captures them.
+//! rewrite can see: in edition 2024 the future still captures them. (An
+//! edition 2021 crate writes them, `View<'_>`: tests/pass/named-lifetime-in-path.rs,
+//! and tests/ui/hidden-lifetime-in-path.rs for the error without.)
 #![allow(elided_lifetimes_in_paths, mismatched_lifetime_syntaxes)]
 
 use std::cell::{Ref, RefCell};

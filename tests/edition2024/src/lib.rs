@@ -1,7 +1,8 @@
-//! Compiles and runs every case of `tests/pass` in an edition 2021 crate:
+//! Compiles and runs every case of `tests/pass` in an edition 2024 crate:
 //! lifetime capture of return-position `impl Trait` differs between
 //! editions, and the attribute must behave the same in both. (trybuild
-//! runs the same cases in edition 2024, the facade's edition.)
+//! runs the same cases in edition 2021, the facade's edition.) Plus the
+//! cases only edition 2024 compiles.
 #![cfg(test)]
 
 #[path = "../../pass/arg-patterns.rs"]
@@ -37,7 +38,6 @@ mod free_fn;
 #[path = "../../pass/generic-fn.rs"]
 mod generic_fn;
 
-#[path = "../../pass/hidden-lifetime-in-path.rs"]
 mod hidden_lifetime_in_path;
 
 #[path = "../../pass/impl-generics.rs"]
@@ -60,6 +60,9 @@ mod method_ref_self;
 
 #[path = "../../pass/method-self-by-value.rs"]
 mod method_self_by_value;
+
+#[path = "../../pass/named-lifetime-in-path.rs"]
+mod named_lifetime_in_path;
 
 #[path = "../../pass/no-implicit-prelude.rs"]
 mod no_implicit_prelude;
@@ -149,6 +152,11 @@ fn generic_fn() {
 #[test]
 fn hidden_lifetime_in_path() {
     hidden_lifetime_in_path::main();
+}
+
+#[test]
+fn named_lifetime_in_path() {
+    named_lifetime_in_path::main();
 }
 
 #[test]
