@@ -11,6 +11,7 @@
 
 mod support;
 
+use std::future::Future;
 use std::hint::black_box;
 use std::pin::Pin;
 use std::sync::mpsc;

@@ -49,6 +49,7 @@
 //! executor. `dyn_trait_mimalloc` runs the same body with mimalloc as the
 //! global allocator.
 
+use std::future::Future;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

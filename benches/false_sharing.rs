@@ -6,6 +6,7 @@
 //! frames apart. Pooled frames are placed on their own cache lines; small
 //! boxes from the system allocator sit next to each other.
 
+use std::future::Future;
 use std::hint::black_box;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};

@@ -17,6 +17,7 @@
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::collections::VecDeque;
+use std::future::Future;
 use std::hint::black_box;
 use std::pin::Pin;
 use std::ptr::NonNull;

@@ -9,6 +9,7 @@
 
 mod support;
 
+use std::future::Future;
 use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};

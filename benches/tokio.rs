@@ -14,6 +14,7 @@
 
 mod support;
 
+use std::future::Future;
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput};

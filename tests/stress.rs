@@ -22,6 +22,7 @@ mod tree;
 mod support;
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -823,6 +824,8 @@ fn soak() {
 /// alignments up to 4096. More than the pool's own classes, so some share
 /// one and some go to the size-class pools.
 mod layouts {
+    use std::future::Future;
+
     use crate::support::{Expect, POOL_CLASSES, yield_now};
 
     pub(crate) trait Shape: Send + 'static {

@@ -13,6 +13,7 @@
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
+use std::future::Future;
 
 use crate::support::{await_in_loop, leaf, pooled_1k, pooled_4k, pooled_16k, pooled_64};
 

@@ -3,6 +3,7 @@
 // Each bench binary uses its own share of these helpers.
 #![allow(dead_code)]
 
+use std::future::Future;
 use std::hint::black_box;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll, Waker};

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::future::Future;
 use std::thread;
 
 use common::{block_on, scaled, yield_once};

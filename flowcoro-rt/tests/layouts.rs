@@ -4,6 +4,7 @@ mod common;
 
 use common::{block_on, poll_once, yield_once};
 use flowcoro_rt::{FramePool, Pooled};
+use std::future::Future;
 
 /// A future whose frame holds `N` bytes across an await.
 fn sized<const N: usize>(pool: &'static FramePool, seed: u8) -> Pooled<impl Future<Output = u64>> {

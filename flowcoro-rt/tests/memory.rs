@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::future::Future;
 use std::thread;
 use std::time::{Duration, Instant};
 

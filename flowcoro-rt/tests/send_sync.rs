@@ -1,6 +1,7 @@
 //! `Pooled<F>` is `Send`/`Sync` exactly when `F` is, and always `Unpin`.
 
 use std::cell::Cell;
+use std::future::Future;
 use std::rc::Rc;
 
 use flowcoro_rt::{FramePool, Pooled};

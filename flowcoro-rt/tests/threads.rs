@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::future::Future;
 use std::sync::mpsc;
 use std::thread;
 

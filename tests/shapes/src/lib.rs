@@ -19,8 +19,8 @@ use std::future::Future;
 use std::num::ParseIntError;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use flowcoro::pooled;
 use futures::stream::{Stream, StreamExt};
@@ -370,11 +370,7 @@ pub async fn traced_below(x: u32) -> Result<u32, String> {
     tracing::info!("before");
     tick().await;
     tracing::info!("after");
-    if x % 2 == 0 {
-        Ok(x)
-    } else {
-        Err(format!("{x} is odd"))
-    }
+    if x % 2 == 0 { Ok(x) } else { Err(format!("{x} is odd")) }
 }
 
 /// `#[tracing::instrument]` above `#[pooled]`.

@@ -5,14 +5,14 @@
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::AtomicU32;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU32;
 
 use flowcoro_shapes::lints_that_must_fire as lints;
 use flowcoro_shapes::{
-    first_words, no_keys, Anything, Check, Codec, Counter, DebugCodec, Handler, Keys, Labelled,
-    Listener, Listing, Local, Memory, Named, Parser, Robot, Shared, Source, Store, Tally, Traced,
-    Words, Worker,
+    Anything, Check, Codec, Counter, DebugCodec, Handler, Keys, Labelled, Listener, Listing, Local,
+    Memory, Named, Parser, Robot, Shared, Source, Store, Tally, Traced, Words, Worker, first_words,
+    no_keys,
 };
 use futures::StreamExt;
 
