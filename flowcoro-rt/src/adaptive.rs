@@ -68,9 +68,8 @@ mod tests {
     /// This thread's magazine size for `pool`.
     fn cap_here(pool: &'static FramePool) -> usize {
         let lp = local_pool(pool.index.load(StdOrdering::Acquire)).expect("this thread's cache");
-        // SAFETY: a short shared borrow on this thread; no pool call runs
-        // while it lives.
-        unsafe { &*lp.as_ref().state.get() }.mags[0].cap()
+        // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
+        unsafe { lp.as_ref() }.with_state(|st| st.mags[0].cap())
     }
 
     /// Takes `rounds` batches of `batch` frames here and drops each on

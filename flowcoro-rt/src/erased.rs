@@ -77,7 +77,7 @@ type FuturePoll<F> = fn(Pin<&mut F>, &mut Context<'_>) -> Poll<<F as Future>::Ou
 impl<F: Future> VtableOf<F> {
     const POLL: FuturePoll<F> = <F as Future>::poll;
     const VTABLE: Vtable = Vtable::of::<F>(
-        // SAFETY: one fn pointer type for another, of the same size; only
+        // SAFETY: invariant 7: one fn pointer type for another, of the same size; only
         // `Vtable::poll_fn::<F::Output>` reads it, as a `PollFn` whose
         // argument and return types are ABI-compatible with the poll's (see
         // `PollFn`).
@@ -91,7 +91,7 @@ impl Vtable {
         Vtable {
             poll,
             drop: if core::mem::needs_drop::<T>() {
-                // SAFETY: a fn taking `*mut T` as one taking a `NonNull<u8>`:
+                // SAFETY: invariant 7: a fn taking `*mut T` as one taking a `NonNull<u8>`:
                 // thin pointers, which Rust's ABI passes alike; `destroy`
                 // calls it with a frame holding a `T`.
                 Some(unsafe {
@@ -115,7 +115,7 @@ impl Vtable {
     /// `T` is the output of the future type this vtable was made for.
     #[inline(always)]
     unsafe fn poll_fn<T>(&self) -> PollFn<T> {
-        // SAFETY: the caller's contract: `VtableOf::<F>` stored
+        // SAFETY: invariant 7: the caller's contract: `VtableOf::<F>` stored
         // `F::poll`, which a `PollFn<F::Output>` calls as it is (see
         // `PollFn`), and `T` is `F::Output`.
         unsafe { core::mem::transmute::<unsafe fn(), PollFn<T>>(self.poll) }
@@ -128,7 +128,7 @@ impl Vtable {
     /// counts the word.
     #[inline]
     unsafe fn pool_word(&self, frame: NonNull<u8>) -> *mut &'static FramePool {
-        // SAFETY: the caller's contract: `pool_at` is inside the frame.
+        // SAFETY: invariant 4: the caller's contract: `pool_at` is inside the frame.
         unsafe { frame.as_ptr().add(self.pool_at) }.cast()
     }
 
@@ -137,7 +137,7 @@ impl Vtable {
     /// # Safety
     /// As [`Vtable::pool_word`], and the word is written.
     unsafe fn pool(&self, frame: NonNull<u8>) -> &'static FramePool {
-        // SAFETY: the caller's contract.
+        // SAFETY: invariant 4: the caller's contract.
         unsafe { self.pool_word(frame).read() }
     }
 
@@ -182,7 +182,7 @@ pub(crate) struct RawDyn<T, V: ErasedTable = Vtable> {
 impl<T> RawDyn<T> {
     #[inline(always)]
     fn new<F: Future<Output = T>>(handle: Pooled<F>) -> Self {
-        // SAFETY: the table of `F`, whose poll returns `Poll<T>`.
+        // SAFETY: invariant 7: the table of `F`, whose poll returns `Poll<T>`.
         unsafe { RawDyn::adopt(handle, &VtableOf::<F>::VTABLE) }
     }
 }
@@ -197,7 +197,7 @@ impl<T, V: ErasedTable> RawDyn<T, V> {
     pub(crate) unsafe fn adopt<F>(handle: Pooled<F>, vtable: &'static V) -> Self {
         let (frame, pool) = handle.into_raw_parts();
         if let Some(frame) = frame {
-            // SAFETY: a frame taken for `F`, the table's type, whose pool
+            // SAFETY: invariant 4: a frame taken for `F`, the table's type, whose pool
             // word nothing else uses.
             unsafe { vtable.base().pool_word(frame).write(pool) };
         }
@@ -214,7 +214,7 @@ impl<T, V: ErasedTable> RawDyn<T, V> {
     ) -> Option<Poll<T>> {
         let frame = self.frame?;
         let table = self.vtable.base();
-        // SAFETY: `adopt` was given the table of the value in the frame,
+        // SAFETY: invariant 7: `adopt` was given the table of the value in the frame,
         // whose poll returns `Poll<T>`; only this handle reaches the frame
         // and it never moves.
         let poll = unsafe { table.poll_fn::<T>()(frame, cx) };
@@ -267,7 +267,7 @@ pub struct LocalPooledDyn<'a, T> {
     _marker: PhantomData<dyn Future<Output = T> + 'a>,
 }
 
-// SAFETY: a `PooledDyn` is only made from a `Pooled<F>` with `F: Send`
+// SAFETY: invariant 8: a `PooledDyn` is only made from a `Pooled<F>` with `F: Send`
 // (`into_dyn`), so sending it sends an `F` that may be sent.
 unsafe impl<T> Send for PooledDyn<'_, T> {}
 

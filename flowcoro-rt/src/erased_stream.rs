@@ -58,7 +58,7 @@ impl<S: Stream> StreamVtableOf<S> {
     const POLL: StreamPoll<S> = <S as Stream>::poll_next;
     const VTABLE: StreamVtable = StreamVtable {
         base: Vtable::of::<S>(
-            // SAFETY: one fn pointer type for another, of the same size;
+            // SAFETY: invariant 7: one fn pointer type for another, of the same size;
             // only `Vtable::poll_fn::<Option<S::Item>>` reads it, as a
             // `PollFn` whose argument and return types are ABI-compatible
             // with `poll_next`'s (see `PollFn`).
@@ -93,7 +93,7 @@ fn ended<T>(poll: &Poll<Option<T>>) -> bool {
 /// Erases a stream: [`RawDyn::adopt`] with the stream's table.
 #[inline(always)]
 fn raw_stream<S: Stream>(handle: Pooled<S>) -> RawStream<S::Item> {
-    // SAFETY: the table of `S`, whose poll returns `Poll<Option<S::Item>>`.
+    // SAFETY: invariant 7: the table of `S`, whose poll returns `Poll<Option<S::Item>>`.
     unsafe { RawDyn::adopt(handle, &StreamVtableOf::<S>::VTABLE) }
 }
 
@@ -119,7 +119,7 @@ pub struct LocalPooledStream<'a, T> {
     _marker: PhantomData<dyn Stream<Item = T> + 'a>,
 }
 
-// SAFETY: a `PooledStream` is only made from a `Pooled<S>` with `S: Send`
+// SAFETY: invariant 8: a `PooledStream` is only made from a `Pooled<S>` with `S: Send`
 // (`into_dyn_stream`), so sending it sends an `S` that may be sent.
 unsafe impl<T> Send for PooledStream<'_, T> {}
 

@@ -71,7 +71,7 @@ impl Frame {
 /// New memory for a frame of class `key`.
 pub(crate) fn fresh_alloc(key: ClassKey) -> NonNull<u8> {
     let layout = key.layout();
-    // SAFETY: class layouts are never zero-sized (at least a cache line).
+    // SAFETY: invariant 1: class layouts are never zero-sized (at least a cache line).
     let p = unsafe { alloc(layout) };
     NonNull::new(p).unwrap_or_else(|| handle_alloc_error(layout))
 }

@@ -32,6 +32,30 @@ impl Drop for Unwritten {
     }
 }
 
+/// Holds a taken frame while this thread's state is borrowed (the pool's
+/// own work after a take): if something unwinds there, the frame goes back
+/// through the depot, as from a thread with no cache, so the give-back
+/// never borrows the state a second time (invariant 5 in ARCHITECTURE.md).
+pub(crate) struct Held {
+    pub(crate) pool: &'static FramePool,
+    pub(crate) frame: Frame,
+    pub(crate) key: ClassKey,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let Held { pool, frame, key } = *self;
+        if frame.class == OVERFLOW {
+            // SAFETY: the frame came from `take_frame(key)`, from a size-class
+            // pool, and holds no value. That pool's cache is not this one.
+            unsafe { pool.give_overflow(frame.ptr, key) };
+        } else {
+            // SAFETY: as above, a frame of this pool's class or a heap frame.
+            unsafe { pool.shared().give_back_orphan(frame, key) };
+        }
+    }
+}
+
 impl FramePool {
     /// Gives a frame back: the fast path. Its class is the one `take_frame`
     /// chose for `key`, found the way it was found: for the pool's first
@@ -46,7 +70,7 @@ impl FramePool {
     pub(crate) unsafe fn give_back(&'static self, ptr: NonNull<u8>, key: ClassKey) {
         if self.first.load(Ordering::Relaxed) == key.bits() {
             if let Some(lp) = near_pool(self.near.load(Ordering::Relaxed)) {
-                // SAFETY: see `local_pool`; the caller's frame, of class 0.
+                // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`); the caller's frame, of class 0.
                 unsafe { self.give_cached(lp.as_ref(), Frame { ptr, class: 0 }, key) };
                 return;
             }
@@ -64,7 +88,7 @@ impl FramePool {
     unsafe fn give_back_other(&'static self, ptr: NonNull<u8>, key: ClassKey) {
         let class = match local_pool(self.index.load(Ordering::Relaxed)) {
             Some(lp) => {
-                // SAFETY: see `local_pool`.
+                // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
                 let lp = unsafe { lp.as_ref() };
                 match self.remembered_class(lp, key) {
                     // SAFETY: forwarded from the caller, with the class
@@ -87,10 +111,12 @@ impl FramePool {
     /// ([`OVERFLOW`] for a layout it took from a size-class pool).
     #[inline]
     fn remembered_class(&self, lp: &LocalPool, key: ClassKey) -> Option<u8> {
-        // SAFETY: a short borrow of this thread's state, see `local_pool`.
-        let st = unsafe { &*lp.state.get() };
         let served = self.served_key(key);
-        st.lookup(served).map(|class| class as u8).or_else(|| st.redirect(served).map(|_| OVERFLOW))
+        lp.with_state(|st| {
+            st.lookup(served)
+                .map(|class| class as u8)
+                .or_else(|| st.redirect(served).map(|_| OVERFLOW))
+        })
     }
 
     /// The class that serves `key` in this pool, as `take_frame` chose it:
@@ -102,7 +128,7 @@ impl FramePool {
             return 0;
         }
         if let Some(lp) = local_pool(self.index.load(Ordering::Relaxed)) {
-            // SAFETY: see `local_pool`.
+            // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
             if let Some(class) = self.remembered_class(unsafe { lp.as_ref() }, key) {
                 return class;
             }
@@ -128,7 +154,7 @@ impl FramePool {
             return unsafe { self.give_overflow(frame.ptr, key) };
         }
         if let Some(lp) = local_pool(self.index.load(Ordering::Relaxed)) {
-            // SAFETY: see `local_pool`; the caller's frame.
+            // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`); the caller's frame.
             unsafe { self.give_cached(lp.as_ref(), frame, key) };
             return;
         }
@@ -150,14 +176,14 @@ impl FramePool {
         let shared = self.shared();
         match local_pool_or_insert(self.register(), shared) {
             Some(lp) => {
-                // SAFETY: see `local_pool`.
+                // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
                 let c = unsafe { lp.as_ref() }.counters();
                 bump(&c.frees, 1);
                 bump(&c.overflow_frees, 1);
             }
             None => shared.retire(&Totals { frees: 1, overflow_frees: 1, ..Totals::default() }),
         }
-        // SAFETY: `take_overflow` took the frame from `sc` for the same
+        // SAFETY: invariant 3: `take_overflow` took the frame from `sc` for the same
         // rounded layout, which `sc` finds from `key`.
         unsafe { sc.give_back(ptr, key) }
     }
@@ -194,16 +220,16 @@ impl FramePool {
             return unsafe { self.give_back_slow(frame, key) };
         }
         let class = frame.class as usize & CLASS_MASK;
-        // SAFETY: a short borrow of this thread's state, see `local_pool`.
-        let st = unsafe { &mut *lp.state.get() };
         bump(&lp.counters().frees, 1);
-        // SAFETY: the caller gives us the frame, a free frame of `class`.
-        if let Some(spill) = unsafe { st.mags[class].push(frame.ptr) } {
-            lp.watch_closely(st);
-            lp.visit_depot(st, true);
-            lp.sync_cap(st);
-            st.mags[class].restock(lp.spill(class, spill));
-        }
+        lp.with_state(|st| {
+            // SAFETY: the caller gives us the frame, a free frame of `class`.
+            if let Some(spill) = unsafe { st.mags[class].push(frame.ptr) } {
+                lp.watch_closely(st);
+                lp.visit_depot(st, true);
+                lp.sync_cap(st);
+                st.mags[class].restock(lp.spill(class, spill));
+            }
+        });
     }
 
     /// # Safety
@@ -218,7 +244,7 @@ impl FramePool {
         let idx = self.register();
         let shared = self.shared();
         let local = local_pool_or_insert(idx, shared).map(|lp| {
-            // SAFETY: see `local_pool`.
+            // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
             let lp = unsafe { lp.as_ref() };
             if frame.class == HEAP {
                 let c = lp.counters();

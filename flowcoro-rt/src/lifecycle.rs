@@ -25,13 +25,13 @@ impl FramePool {
     #[cold]
     #[inline(never)]
     pub(crate) fn hot_lap(&'static self, lp: &LocalPool) {
-        // SAFETY: a short borrow of this thread's state, see `local_pool`.
-        let st = unsafe { &mut *lp.state.get() };
-        st.since_tick = 0;
-        // The next lap first, as long as the interval so far: the look
-        // below sets the one after it, and if it unwinds the count goes on.
-        lp.counters().hot_lap(st.tick_interval);
-        self.look(lp, st);
+        lp.with_state(|st| {
+            st.since_tick = 0;
+            // The next lap first, as long as the interval so far: the look
+            // below sets the one after it, and if it unwinds the count goes on.
+            lp.counters().hot_lap(st.tick_interval);
+            self.look(lp, st);
+        });
     }
 
     /// Every [`decay::TICK`] reuses from a thread's magazines: once

@@ -25,12 +25,17 @@ const NO_REDIRECT: u8 = u8::MAX;
 ///
 /// Other threads read `seen` (through the registry) while the owner works,
 /// so the owner never borrows the whole struct mutably: only `state`,
-/// through its `UnsafeCell`, for the span of one pool operation.
+/// through [`LocalPool::with_state`], for the span of one pool operation.
 pub(crate) struct LocalPool {
     pub(crate) shared: &'static Shared,
     /// The counters and hot slots, which other threads read to count.
     pub(crate) seen: Seen,
-    pub(crate) state: UnsafeCell<LocalState>,
+    /// Only through [`LocalPool::with_state`].
+    state: UnsafeCell<LocalState>,
+    /// Whether `with_state` is running: a second borrow is a bug, caught in
+    /// debug builds.
+    #[cfg(debug_assertions)]
+    in_state: Cell<bool>,
 }
 
 /// What only the owning thread touches.
@@ -115,6 +120,8 @@ impl LocalPool {
         let lp = Box::new(LocalPool {
             shared,
             seen: Seen::new(shared.settings.magazine(MAGAZINE) > 0),
+            #[cfg(debug_assertions)]
+            in_state: Cell::new(false),
             state: UnsafeCell::new(LocalState {
                 keys: [(ClassKey::EMPTY, 0); SEEN],
                 redirects: [(ClassKey::EMPTY, NO_REDIRECT); SEEN],
@@ -128,10 +135,27 @@ impl LocalPool {
             }),
         });
         let lp = NonNull::from(Box::leak(lp));
-        // SAFETY: just leaked, alive until `retire`, which unregisters it
+        // SAFETY: invariant 6: just leaked, alive until `retire`, which unregisters it
         // first.
         shared.register(NonNull::from(&unsafe { lp.as_ref() }.seen));
         lp
+    }
+
+    /// Runs `f` on this thread's state: the one borrow of it (invariant 5
+    /// in ARCHITECTURE.md). Only the owning thread calls it, the only one
+    /// that can reach `self` through its thread-local tables ([`local_pool`]),
+    /// or `retire` once no one else can; and no code that runs inside `f`
+    /// calls it again, unwinding included: what gives a frame back while
+    /// the state is borrowed does it through the depot
+    /// ([`Held`](crate::give::Held)), never this cache. A debug build checks
+    /// that.
+    #[inline(always)]
+    pub(crate) fn with_state<R>(&self, f: impl FnOnce(&mut LocalState) -> R) -> R {
+        #[cfg(debug_assertions)]
+        let _entered = Entered::new(&self.in_state);
+        // SAFETY: invariant 5: this thread owns the state, and this is its
+        // only borrow while `f` runs (checked above in debug builds).
+        f(unsafe { &mut *self.state.get() })
     }
 
     /// This thread's counters.
@@ -248,20 +272,20 @@ impl LocalPool {
     /// Frees what this thread's cache holds (owning thread only): its part
     /// of `trim`. Returns the frames and bytes.
     pub(crate) fn free_cached(&self) -> (u64, u64) {
-        // SAFETY: a short borrow of this thread's state, see `local_pool`.
-        let st = unsafe { &mut *self.state.get() };
-        let (mut frames, mut bytes) = (0, 0);
-        for class in 0..CLASSES {
-            let hot = self.drain_hot(class);
-            for mut list in st.mags[class].drain().into_iter().chain([hot]) {
-                if !list.is_empty() {
-                    let (f, b) = free_list(&mut list, self.shared.key(class));
-                    frames += f;
-                    bytes += b;
+        self.with_state(|st| {
+            let (mut frames, mut bytes) = (0, 0);
+            for class in 0..CLASSES {
+                let hot = self.drain_hot(class);
+                for mut list in st.mags[class].drain().into_iter().chain([hot]) {
+                    if !list.is_empty() {
+                        let (f, b) = free_list(&mut list, self.shared.key(class));
+                        frames += f;
+                        bytes += b;
+                    }
                 }
             }
-        }
-        (frames, bytes)
+            (frames, bytes)
+        })
     }
 
     /// Thread exit: hands the cached frames to the depot and the counters to
@@ -272,24 +296,43 @@ impl LocalPool {
     /// or later, but the registry.
     unsafe fn retire(lp: NonNull<LocalPool>) {
         {
-            // SAFETY: alive until freed below; shared, as the registry may be
+            // SAFETY: invariant 6: alive until freed below; shared, as the registry may be
             // reading the counters.
             let this = unsafe { lp.as_ref() };
-            // SAFETY: no one else touches the state any more.
-            let st = unsafe { &mut *this.state.get() };
-            for class in 0..CLASSES {
-                let hot = this.drain_hot(class);
-                for list in st.mags[class].drain().into_iter().chain([hot]) {
-                    if !list.is_empty() {
-                        drop(this.spill(class, list));
+            this.with_state(|st| {
+                for class in 0..CLASSES {
+                    let hot = this.drain_hot(class);
+                    for list in st.mags[class].drain().into_iter().chain([hot]) {
+                        if !list.is_empty() {
+                            drop(this.spill(class, list));
+                        }
                     }
                 }
-            }
+            });
             this.shared.unregister(NonNull::from(&this.seen));
         }
-        // SAFETY: unregistered, so this is the only pointer left to a box
+        // SAFETY: invariant 6: unregistered, so this is the only pointer left to a box
         // leaked by `boxed`.
         drop(unsafe { Box::from_raw(lp.as_ptr()) });
+    }
+}
+
+/// Marks a [`LocalPool::with_state`] running, for the span of a borrow.
+#[cfg(debug_assertions)]
+struct Entered<'a>(&'a Cell<bool>);
+
+#[cfg(debug_assertions)]
+impl<'a> Entered<'a> {
+    fn new(flag: &'a Cell<bool>) -> Self {
+        assert!(!flag.replace(true), "a thread's pool state borrowed twice");
+        Entered(flag)
+    }
+}
+
+#[cfg(debug_assertions)]
+impl Drop for Entered<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
     }
 }
 
@@ -340,9 +383,10 @@ pub(crate) fn near_pool(near: usize) -> Option<NonNull<LocalPool>> {
 
 /// This thread's cache for the pool at registry index `idx` (`0`: none yet).
 ///
-/// The caller may turn the pointer into a `&mut` for as long as it runs no
-/// user code and does not call back into the pool: every use is such a short
-/// borrow on the owning thread, so two never overlap.
+/// The caller may turn the pointer into a shared reference while it runs:
+/// the cache stays registered, and so alive, until its thread exits
+/// (invariant 6), and only this thread reaches it through the tables. Its
+/// state is borrowed only through [`LocalPool::with_state`] (invariant 5).
 #[inline(always)]
 pub(crate) fn local_pool(idx: usize) -> Option<NonNull<LocalPool>> {
     TABLE.with(|t| {

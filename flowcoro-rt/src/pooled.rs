@@ -65,7 +65,7 @@ impl FramePool {
         let frame = self.take_frame(key);
         let guard = Unwritten { pool: self, frame, key };
         debug_assert!(frame.ptr.as_ptr() as usize % core::mem::align_of::<T>() == 0);
-        // SAFETY: `take_frame` returned memory of a class that fits `key`,
+        // SAFETY: invariant 1: `take_frame` returned memory of a class that fits `key`,
         // the layout of `T` rounded up, and that no one else uses.
         unsafe { (frame.ptr.as_ptr() as *mut T).write(make()) };
         core::mem::forget(guard);
@@ -104,13 +104,13 @@ pub struct Pooled<F> {
     _owns: PhantomData<F>,
 }
 
-// SAFETY: the handle owns its `F` as a `Box<F>` would: sending the handle
+// SAFETY: invariant 8: the handle owns its `F` as a `Box<F>` would: sending the handle
 // sends the `F` (which may then be dropped on the other thread), allowed
 // exactly when `F: Send`. The pool is `Sync` and takes frames back from any
 // thread.
 unsafe impl<F: Send> Send for Pooled<F> {}
 
-// SAFETY: a shared `&Pooled<F>` gives no access to the `F`; requiring
+// SAFETY: invariant 8: a shared `&Pooled<F>` gives no access to the `F`; requiring
 // `F: Sync` anyway keeps the handle as conservative as `F` itself.
 unsafe impl<F: Sync> Sync for Pooled<F> {}
 
@@ -224,7 +224,7 @@ impl<F: Future> Future for Pooled<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.get_mut();
         let Some(frame) = this.frame else { polled_after_completion("Pooled") };
-        // SAFETY: the frame holds a valid `F` that only this handle reaches,
+        // SAFETY: invariant 2: the frame holds a valid `F` that only this handle reaches,
         // and it stays at this address until the handle gives it back, after
         // dropping it: the pinning guarantee holds. The output stays where
         // the future's poll put it, which is where this poll returns it: no
@@ -249,7 +249,7 @@ impl<S: Stream> Stream for Pooled<S> {
         let this = self.get_mut();
         // Fused: a stream that ended stays ended.
         let Some(frame) = this.frame else { return Poll::Ready(None) };
-        // SAFETY: as in `Future::poll` above: the frame holds a valid `S`
+        // SAFETY: invariant 2: as in `Future::poll` above: the frame holds a valid `S`
         // that only this handle reaches and that never moves.
         let poll = unsafe { Pin::new_unchecked(&mut *(frame.as_ptr() as *mut S)) }.poll_next(cx);
         if let Poll::Ready(None) = poll {

@@ -137,7 +137,7 @@ struct ThreadRef {
     floor: Totals,
 }
 
-// SAFETY: other threads only read the counters and hot slots, which are
+// SAFETY: invariant 6: other threads only read the counters and hot slots, which are
 // atomics; and the pointer stays valid while it is in the registry: a
 // thread's cache leaves the registry (`Shared::unregister`, under the
 // registry lock) before it is freed.
@@ -146,7 +146,7 @@ unsafe impl Send for ThreadRef {}
 impl ThreadRef {
     /// The thread's figures, never below the last snapshot's, and as read.
     fn snapshot(&mut self) -> (Totals, Totals) {
-        // SAFETY: valid while registered (see the `Send` impl); only called
+        // SAFETY: invariant 6: valid while registered (see the `Send` impl); only called
         // with the registry lock held; a shared reference to atomics the
         // owner writes through shared references too.
         let read = unsafe { self.seen.as_ref() }.snapshot();
@@ -228,7 +228,7 @@ impl Shared {
     /// kept in the retired totals. After this, nothing reads `seen` again.
     pub(crate) fn unregister(&self, seen: NonNull<Seen>) {
         let mut reg = lock(&self.registry);
-        // SAFETY: still valid: the caller frees it after this returns.
+        // SAFETY: invariant 6: still valid: the caller frees it after this returns.
         let last = unsafe { seen.as_ref() }.snapshot();
         reg.retired.add(&last);
         reg.threads.retain(|t| t.seen != seen);

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 
 use crate::decay;
 use crate::frame::{CLASS_MASK, Frame, OVERFLOW, fresh_alloc, heap_alloc};
-use crate::give::Unwritten;
+use crate::give::Held;
 use crate::layout::ClassKey;
 use crate::local::{LocalPool, LocalState, level, local_pool, local_pool_or_insert, near_pool};
 use crate::pool::FramePool;
@@ -31,7 +31,7 @@ impl FramePool {
         // magazines, are one call away.
         if self.first.load(Ordering::Relaxed) == key.bits() {
             if let Some(lp) = near_pool(self.near.load(Ordering::Relaxed)) {
-                // SAFETY: see `local_pool`.
+                // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
                 let lp = unsafe { lp.as_ref() };
                 if let Some(ptr) = lp.seen.hot[0].take() {
                     // Counted by the free that filled the slot.
@@ -52,9 +52,7 @@ impl FramePool {
     /// frame [`tagged`](Frame::tagged).
     #[inline(never)]
     fn take_near(&'static self, lp: &LocalPool, key: ClassKey) -> NonNull<u8> {
-        // SAFETY: a short borrow of this thread's state, see `local_pool`.
-        let st = unsafe { &mut *lp.state.get() };
-        match self.take_cached(lp, st, 0, key) {
+        match lp.with_state(|st| self.take_cached(lp, st, 0, key)) {
             Some(frame) => frame.tagged(),
             None => self.take_slow(key).tagged(),
         }
@@ -67,14 +65,12 @@ impl FramePool {
     #[inline(never)]
     fn take_other(&'static self, key: ClassKey) -> NonNull<u8> {
         if let Some(lp) = local_pool(self.index.load(Ordering::Relaxed)) {
-            // SAFETY: see `local_pool`.
+            // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
             let lp = unsafe { lp.as_ref() };
-            // SAFETY: a short borrow of this thread's state, see `local_pool`.
-            let st = unsafe { &mut *lp.state.get() };
-            if let Some(class) = st.lookup(key) {
-                if let Some(frame) = self.take_cached(lp, st, class, key) {
-                    return frame.tagged();
-                }
+            let cached =
+                lp.with_state(|st| st.lookup(key).and_then(|c| self.take_cached(lp, st, c, key)));
+            if let Some(frame) = cached {
+                return frame.tagged();
             }
         }
         self.take_slow(key).tagged()
@@ -111,7 +107,7 @@ impl FramePool {
 
     /// The rare work after a reuse from the magazines: the decay tick, and a
     /// new high of this thread's level. Holds the taken frame meanwhile: if
-    /// anything here unwinds, the frame goes back to the pool.
+    /// anything here unwinds, the frame goes back to the pool's depot.
     #[cold]
     #[inline(never)]
     fn after_reuse(
@@ -122,7 +118,7 @@ impl FramePool {
         key: ClassKey,
         reused: u64,
     ) {
-        let held = Unwritten { pool: self, frame, key };
+        let held = Held { pool: self, frame, key };
         if reused % decay::TICK == 0 {
             self.tick(lp, st);
         }
@@ -136,10 +132,9 @@ impl FramePool {
         let idx = self.register();
         let shared = self.shared();
         let redirected = local_pool(idx).and_then(|lp| {
-            // SAFETY: see `local_pool`.
+            // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
             let lp = unsafe { lp.as_ref() };
-            // SAFETY: a short borrow of this thread's state, see `local_pool`.
-            unsafe { &*lp.state.get() }.redirect(key)
+            lp.with_state(|st| st.redirect(key))
         });
         if let Some(to) = redirected {
             return self.take_overflow(idx, size_class(to), key);
@@ -148,76 +143,84 @@ impl FramePool {
         if class.is_none() {
             if let Some((to, sc)) = self.overflow_pool(key) {
                 if let Some(lp) = local_pool_or_insert(idx, shared) {
-                    // SAFETY: see `local_pool`.
+                    // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
                     let lp = unsafe { lp.as_ref() };
-                    // SAFETY: a short borrow of this thread's state.
-                    unsafe { &mut *lp.state.get() }.remember_redirect(key, to);
+                    lp.with_state(|st| st.remember_redirect(key, to));
                 }
                 shared.note_other(key);
                 return self.take_overflow(idx, sc, key);
             }
         }
         let local = local_pool_or_insert(idx, shared).map(|lp| {
-            // SAFETY: see `local_pool`.
+            // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
             let lp = unsafe { lp.as_ref() };
-            // SAFETY: a short borrow of this thread's state, see `local_pool`.
-            let st = unsafe { &mut *lp.state.get() };
-            let c = lp.counters();
-            let Some(class) = class else {
-                bump(&c.heap_fallbacks, 1);
-                bump(&c.bytes_in, key.size() as u64);
-                shared.note_other(key);
-                let frame = heap_alloc(key);
-                self.check_high_holding(lp, st, frame, key);
-                return frame;
-            };
-            st.remember(key, class);
-            // Class 0's own layout (not one that shares it) takes the inline
-            // path from now on. Written once: every call of every thread
-            // reads the line.
-            if class == 0
-                && self.first.load(Ordering::Relaxed) != key.bits()
-                && shared.key(0) == key
-            {
-                self.first.store(key.bits(), Ordering::Relaxed);
-            }
-            // A slow take (refill or new memory): traffic may be changing,
-            // watch the clock closely again, and size the magazines anew.
-            lp.watch_closely(st);
-            lp.sync_cap(st);
-            if self.settings.prewarm > 0 {
-                shared.prewarm_once(class);
-            }
-            if let Some(frame) = self.take_cached(lp, st, class, key) {
-                return frame;
-            }
-            let mags = &mut st.mags[class];
-            let refilled = shared.depot_refill(class, mags.surplus()).map(|batch| mags.load(batch));
-            // Noted with the batch in the cache: nothing is lost if it unwinds.
-            if refilled.is_some() {
-                lp.visit_depot(st, false);
-            }
-            if let Some(ptr) = refilled.and_then(|()| st.mags[class].pop()) {
-                bump(&c.reused, 1);
-                let frame = Frame { ptr, class: class as u8 };
-                self.check_high_holding(lp, st, frame, key);
-                return frame;
-            }
-            let ckey = shared.key(class);
-            bump(&c.fresh, 1);
-            bump(&c.bytes_in, ckey.size() as u64);
-            let frame = Frame { ptr: fresh_alloc(ckey), class: class as u8 };
-            let held = Unwritten { pool: self, frame, key };
-            if !lp.check_high(st) {
-                shared.observe_peak();
-            }
-            core::mem::forget(held);
-            frame
+            lp.with_state(|st| self.take_slow_cached(lp, st, class, key))
         });
         match local {
             Some(frame) => frame,
             None => shared.take_orphan(key, class),
         }
+    }
+
+    /// [`take_slow`](FramePool::take_slow) with this thread's cache: a heap
+    /// frame for a layout with no class, or the magazines, refilled from the
+    /// depot, or new memory.
+    fn take_slow_cached(
+        &'static self,
+        lp: &LocalPool,
+        st: &mut LocalState,
+        class: Option<usize>,
+        key: ClassKey,
+    ) -> Frame {
+        let shared = self.shared();
+        let c = lp.counters();
+        let Some(class) = class else {
+            bump(&c.heap_fallbacks, 1);
+            bump(&c.bytes_in, key.size() as u64);
+            shared.note_other(key);
+            let frame = heap_alloc(key);
+            self.check_high_holding(lp, st, frame, key);
+            return frame;
+        };
+        st.remember(key, class);
+        // Class 0's own layout (not one that shares it) takes the inline
+        // path from now on. Written once: every call of every thread
+        // reads the line.
+        if class == 0 && self.first.load(Ordering::Relaxed) != key.bits() && shared.key(0) == key {
+            self.first.store(key.bits(), Ordering::Relaxed);
+        }
+        // A slow take (refill or new memory): traffic may be changing,
+        // watch the clock closely again, and size the magazines anew.
+        lp.watch_closely(st);
+        lp.sync_cap(st);
+        if self.settings.prewarm > 0 {
+            shared.prewarm_once(class);
+        }
+        if let Some(frame) = self.take_cached(lp, st, class, key) {
+            return frame;
+        }
+        let mags = &mut st.mags[class];
+        let refilled = shared.depot_refill(class, mags.surplus()).map(|batch| mags.load(batch));
+        // Noted with the batch in the cache: nothing is lost if it unwinds.
+        if refilled.is_some() {
+            lp.visit_depot(st, false);
+        }
+        if let Some(ptr) = refilled.and_then(|()| st.mags[class].pop()) {
+            bump(&c.reused, 1);
+            let frame = Frame { ptr, class: class as u8 };
+            self.check_high_holding(lp, st, frame, key);
+            return frame;
+        }
+        let ckey = shared.key(class);
+        bump(&c.fresh, 1);
+        bump(&c.bytes_in, ckey.size() as u64);
+        let frame = Frame { ptr: fresh_alloc(ckey), class: class as u8 };
+        let held = Held { pool: self, frame, key };
+        if !lp.check_high(st) {
+            shared.observe_peak();
+        }
+        core::mem::forget(held);
+        frame
     }
 
     /// Takes a frame for `key` from the size-class pool `sc`, and counts the
@@ -226,7 +229,7 @@ impl FramePool {
         let shared = self.shared();
         let sc_fresh = || {
             local_pool(sc.index.load(Ordering::Relaxed)).map_or(0, |lp| {
-                // SAFETY: see `local_pool`.
+                // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
                 let c = unsafe { lp.as_ref() }.counters();
                 c.fresh.load(Relaxed) + c.heap_fallbacks.load(Relaxed)
             })
@@ -237,7 +240,7 @@ impl FramePool {
         let frame = Frame { ptr: frame.ptr, class: OVERFLOW };
         match local_pool_or_insert(idx, shared) {
             Some(lp) => {
-                // SAFETY: see `local_pool`.
+                // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
                 let lp = unsafe { lp.as_ref() };
                 let c = lp.counters();
                 bump(&c.overflow, 1);
@@ -247,8 +250,7 @@ impl FramePool {
                 } else {
                     bump(&c.reused, 1);
                 }
-                // SAFETY: a short borrow of this thread's state.
-                self.check_high_holding(lp, unsafe { &mut *lp.state.get() }, frame, key);
+                lp.with_state(|st| self.check_high_holding(lp, st, frame, key));
             }
             None => {
                 let t = Totals {
@@ -275,7 +277,7 @@ impl FramePool {
         key: ClassKey,
     ) {
         if level(lp.counters(), lp.counters().reused.load(Relaxed)) > st.high {
-            let held = Unwritten { pool: self, frame, key };
+            let held = Held { pool: self, frame, key };
             lp.check_high(st);
             core::mem::forget(held);
         }
@@ -287,6 +289,7 @@ mod tests {
     use std::sync::atomic::Ordering as StdOrdering;
 
     use crate::decay;
+    use crate::give::Held;
     use crate::layout::{ClassKey, KeyOf};
     use crate::lifecycle::hooks::with_panic_at;
     use crate::local::local_pool;
@@ -318,12 +321,47 @@ mod tests {
         assert_eq!(POOL.stats().reserved_bytes, 0);
     }
 
+    /// The unwind path of the pool's own work cannot borrow the thread's
+    /// state a second time: a frame held meanwhile goes back through the
+    /// depot. Here the hot slot is full, so the thread's cache would take
+    /// the frame into its magazines, a second borrow (a debug build aborts
+    /// on it, and Miri reports it as undefined behaviour).
+    #[test]
+    fn a_frame_held_while_the_state_is_borrowed_goes_back_without_borrowing_it() {
+        static POOL: FramePool = FramePool::new("pool::tests::held");
+        let key = KeyOf::<[u64; 4]>::KEY;
+        let held = POOL.take_frame(key);
+        let other = POOL.take_frame(key);
+        // SAFETY: taken above for `key`, holding no value.
+        unsafe { POOL.give_back(other.ptr, key) };
+        let lp = local_pool(POOL.index.load(StdOrdering::Acquire)).expect("this thread's cache");
+        // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
+        let lp = unsafe { lp.as_ref() };
+        assert!(lp.seen.hot[0].holds_frame(), "the hot slot is full");
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            lp.with_state(|_| {
+                let _held = Held { pool: &POOL, frame: held, key };
+                panic!("the pool's own work unwinds");
+            })
+        }));
+        assert!(unwound.is_err());
+        let s = POOL.stats();
+        assert_eq!((s.allocations, s.live), (2, 0), "{s:?}");
+        // The state is free again, and the hot frame still there.
+        let again = POOL.take_frame(key);
+        assert_eq!(again.ptr, other.ptr);
+        // SAFETY: as above.
+        unsafe { POOL.give_back(again.ptr, key) };
+        POOL.trim();
+        assert_eq!(POOL.stats().reserved_bytes, 0);
+    }
+
     fn seen_keys(pool: &'static FramePool) -> Vec<u64> {
         let lp = local_pool(pool.index.load(StdOrdering::Acquire)).expect("this thread's cache");
-        // SAFETY: a short shared borrow on this thread; no pool call runs
-        // while it lives.
-        let st = unsafe { &*lp.as_ref().state.get() };
-        st.keys.iter().map(|&(k, _)| k).filter(|&k| k != ClassKey::EMPTY).collect()
+        // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
+        unsafe { lp.as_ref() }.with_state(|st| {
+            st.keys.iter().map(|&(k, _)| k).filter(|&k| k != ClassKey::EMPTY).collect()
+        })
     }
 
     #[test]
@@ -378,8 +416,7 @@ mod tests {
         let lp = local_pool(pool.index.load(StdOrdering::Acquire)).expect("this thread's cache");
         // SAFETY: as in `seen_keys`.
         let lp = unsafe { lp.as_ref() };
-        // SAFETY: as in `seen_keys`.
-        let interval = unsafe { &*lp.state.get() }.tick_interval;
+        let interval = lp.with_state(|st| st.tick_interval);
         (interval, lp.counters().hot_left.load(Relaxed))
     }
 
