@@ -13,7 +13,7 @@
 //! what the peak justifies; a thread alone on its pool never asks (its
 //! depot lock is never contended).
 
-use crate::local::{LocalPool, LocalState};
+use crate::local::{LocalPool, LocalState, Visit};
 use crate::shared::MAGAZINE_MAX;
 use crate::sync::Ordering::Relaxed;
 
@@ -23,12 +23,12 @@ pub(crate) const STREAM: u32 = 8;
 
 impl LocalPool {
     /// Notes a depot visit of this thread (owning thread only): a spill of
-    /// a full magazine (`spill`), or a refill of an empty cache. After
+    /// a full magazine, or a refill of an empty cache. After
     /// [`STREAM`] visits the same way, each at most two magazines' worth of
     /// this thread's calls after the last, with its magazines as large as
     /// the pool allows for now, asks the pool for larger ones; the next
     /// [`sync_cap`](LocalPool::sync_cap) takes them up.
-    pub(crate) fn visit_depot(&self, st: &mut LocalState, spill: bool) {
+    pub(crate) fn visit_depot(&self, st: &mut LocalState, visit: Visit) {
         let c = self.counters();
         let calls = c
             .reused
@@ -37,8 +37,8 @@ impl LocalPool {
             .wrapping_add(c.frees.load(Relaxed));
         let since = calls.wrapping_sub(core::mem::replace(&mut st.depot_at, calls));
         let cap = st.mags[0].cap();
-        let streaming = st.depot_spill == spill && since <= 2 * cap as u64;
-        st.depot_spill = spill;
+        let streaming = st.depot_last == visit && since <= 2 * cap as u64;
+        st.depot_last = visit;
         st.depot_run = if streaming { st.depot_run + 1 } else { 0 };
         if st.depot_run < STREAM {
             return;

@@ -18,7 +18,7 @@ pub(crate) trait Holder: Sync {
     fn depot_bytes(&self) -> u64;
     /// Frees depot frames until the depots hold at most `target` bytes, and
     /// counts them as decayed.
-    fn give_back_to(&self, target: u64);
+    fn release_down_to(&self, target: u64);
 }
 
 /// A pool's shared part joins the budget's books, once.
@@ -118,7 +118,7 @@ pub(crate) fn enforce() {
         }
         let give = over.min(bytes.saturating_sub(share));
         if give > 0 {
-            holder.give_back_to(bytes - give);
+            holder.release_down_to(bytes - give);
         }
     }
 }

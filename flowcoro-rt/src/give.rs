@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use crate::frame::{CLASS_MASK, Frame, HEAP, OVERFLOW, heap_free};
 use crate::hot::HOT_MASK;
 use crate::layout::ClassKey;
-use crate::local::{LocalPool, local_pool, local_pool_or_insert, near_pool};
+use crate::local::{LocalPool, Visit, local_pool, local_pool_or_insert, near_pool};
 use crate::pool::FramePool;
 use crate::stats::Totals;
 use crate::sync::bump;
@@ -181,7 +181,9 @@ impl FramePool {
                 bump(&c.frees, 1);
                 bump(&c.overflow_frees, 1);
             }
-            None => shared.retire(&Totals { frees: 1, overflow_frees: 1, ..Totals::default() }),
+            None => {
+                shared.add_retired(&Totals { frees: 1, overflow_frees: 1, ..Totals::default() })
+            }
         }
         // SAFETY: invariant 3: `take_overflow` took the frame from `sc` for the same
         // rounded layout, which `sc` finds from `key`.
@@ -198,9 +200,9 @@ impl FramePool {
     unsafe fn give_cached(&'static self, lp: &LocalPool, frame: Frame, key: ClassKey) {
         // A heap frame's slot is always closed (and a size-class pool's
         // frame's): no separate test for them here.
-        if lp.seen.hot[frame.class as usize & HOT_MASK].put(frame.ptr) {
+        if lp.visible.hot[frame.class as usize & HOT_MASK].put(frame.ptr).is_ok() {
             if lp.counters().hot_free() {
-                self.hot_lap(lp);
+                self.end_hot_lap(lp);
             }
             return;
         }
@@ -225,7 +227,7 @@ impl FramePool {
             // SAFETY: the caller gives us the frame, a free frame of `class`.
             if let Some(spill) = unsafe { st.mags[class].push(frame.ptr) } {
                 lp.watch_closely(st);
-                lp.visit_depot(st, true);
+                lp.visit_depot(st, Visit::Spill);
                 lp.sync_cap(st);
                 st.mags[class].restock(lp.spill(class, spill));
             }

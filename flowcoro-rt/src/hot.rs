@@ -35,6 +35,11 @@ const _: () = assert!(HEAP as usize & HOT_MASK >= CLASSES);
 const CLOSED: usize = 1;
 const _: () = assert!(core::mem::align_of::<u8>() == CLOSED);
 
+/// A hot slot that holds a frame already, or is closed: the frame goes on
+/// to the magazines.
+#[derive(Debug)]
+pub(crate) struct Full;
+
 impl HotSlot {
     pub(crate) fn new(open: bool) -> HotSlot {
         // A dangling `u8` pointer's address is 1, `CLOSED`, with no provenance.
@@ -54,14 +59,14 @@ impl HotSlot {
         Some(unsafe { NonNull::new_unchecked(p) })
     }
 
-    /// Keeps `frame` if the slot is empty; `false` if it is full or closed.
+    /// Keeps `frame` if the slot is empty; [`Full`] if it is full or closed.
     #[inline(always)]
-    pub(crate) fn put(&self, frame: NonNull<u8>) -> bool {
+    pub(crate) fn put(&self, frame: NonNull<u8>) -> Result<(), Full> {
         if !self.0.load(Relaxed).is_null() {
-            return false;
+            return Err(Full);
         }
         self.0.store(frame.as_ptr(), Relaxed);
-        true
+        Ok(())
     }
 
     pub(crate) fn holds_frame(&self) -> bool {
@@ -71,7 +76,7 @@ impl HotSlot {
 
 /// A thread's counters and hot slots for one pool: the part of its cache
 /// that other threads read.
-pub(crate) struct Seen {
+pub(crate) struct Visible {
     /// Inline (the cache is boxed and never moves) to spare the fast path a
     /// pointer chase.
     pub(crate) counters: Counters,
@@ -80,10 +85,10 @@ pub(crate) struct Seen {
     pub(crate) hot: [HotSlot; HOT_SLOTS],
 }
 
-impl Seen {
+impl Visible {
     /// Fresh counters, and hot slots open if the pool keeps idle frames.
-    pub(crate) fn new(open: bool) -> Seen {
-        Seen {
+    pub(crate) fn new(open: bool) -> Visible {
+        Visible {
             counters: Counters::default(),
             hot: core::array::from_fn(|slot| HotSlot::new(open && slot < CLASSES)),
         }

@@ -12,7 +12,7 @@ use std::time::Instant;
 use crate::budget;
 use crate::decay;
 use crate::global;
-use crate::local::{LocalPool, LocalState};
+use crate::local::{High, LocalPool, LocalState};
 use crate::pool::FramePool;
 use crate::sync::Ordering::Relaxed;
 
@@ -24,12 +24,12 @@ impl FramePool {
     /// and the next lap, as long as the interval the look chose.
     #[cold]
     #[inline(never)]
-    pub(crate) fn hot_lap(&'static self, lp: &LocalPool) {
+    pub(crate) fn end_hot_lap(&'static self, lp: &LocalPool) {
         lp.with_state(|st| {
             st.since_tick = 0;
             // The next lap first, as long as the interval so far: the look
             // below sets the one after it, and if it unwinds the count goes on.
-            lp.counters().hot_lap(st.tick_interval);
+            lp.counters().start_hot_lap(st.tick_interval);
             self.look(lp, st);
         });
     }
@@ -61,9 +61,9 @@ impl FramePool {
         let shared = self.shared();
         shared.decay_step(now);
         lp.sync_cap(st);
-        if st.high == i64::MAX && shared.threads.load(Relaxed) == 1 {
+        if st.high.is_stopped() && shared.threads.load(Relaxed) == 1 {
             // The other threads are gone: the peak can be exact again.
-            st.high = i64::MIN;
+            st.high = High::START;
         }
         let ms = decay::millis(now);
         let last = LAST_PASS.load(Ordering::Relaxed);

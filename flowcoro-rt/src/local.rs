@@ -9,27 +9,27 @@ use core::ptr::NonNull;
 use crate::decay;
 use crate::frame::{CLASSES, free_list};
 use crate::freelist::{List, Magazines};
-use crate::hot::Seen;
+use crate::hot::Visible;
 use crate::layout::ClassKey;
 use crate::shared::{MAGAZINE, Shared};
 use crate::stats::Counters;
 use crate::sync::{Ordering::Relaxed, bump};
 
 /// Keys a thread remembers per pool before it asks the shared class table.
-const SEEN: usize = 8;
+const KEYS_KEPT: usize = 8;
 
 /// A size-class redirect that no key has.
 const NO_REDIRECT: u8 = u8::MAX;
 
 /// One thread's caches for one pool.
 ///
-/// Other threads read `seen` (through the registry) while the owner works,
+/// Other threads read `visible` (through the registry) while the owner works,
 /// so the owner never borrows the whole struct mutably: only `state`,
 /// through [`LocalPool::with_state`], for the span of one pool operation.
 pub(crate) struct LocalPool {
     pub(crate) shared: &'static Shared,
     /// The counters and hot slots, which other threads read to count.
-    pub(crate) seen: Seen,
+    pub(crate) visible: Visible,
     /// Only through [`LocalPool::with_state`].
     state: UnsafeCell<LocalState>,
     /// Whether `with_state` is running: a second borrow is a bug, caught in
@@ -41,10 +41,10 @@ pub(crate) struct LocalPool {
 /// What only the owning thread touches.
 pub(crate) struct LocalState {
     /// Keys this thread asked for, and the class serving each.
-    pub(crate) keys: [(u64, u8); SEEN],
+    pub(crate) keys: [(u64, u8); KEYS_KEPT],
     /// Keys this pool has no class for, and the size-class pool serving
     /// each (its index among the size-class pools).
-    redirects: [(u64, u8); SEEN],
+    redirects: [(u64, u8); KEYS_KEPT],
     pub(crate) mags: [Magazines; CLASSES],
     /// Calls between two looks at the clock: a power of two from
     /// [`decay::TICK`] to [`decay::MAX_TICK`], back to the least on every
@@ -55,15 +55,14 @@ pub(crate) struct LocalState {
     pub(crate) since_tick: u64,
     /// The highest [`level`] this thread reached with its hot slots empty,
     /// while it is the pool's only thread: a take that passes it may be a
-    /// new peak of the pool (see [`LocalPool::check_high`]). `i64::MAX`
-    /// while other threads use the pool, `i64::MIN` to start watching.
-    pub(crate) high: i64,
+    /// new peak of the pool (see [`LocalPool::check_high`]).
+    pub(crate) high: High,
     /// This thread's calls (takes and frees) at its last depot visit, which
-    /// way that went (`true`: a spill), and how many visits in a row went
+    /// way that went, and how many visits in a row went
     /// the same way, each a magazine after the last: a stream of frames to
     /// or from another thread.
     pub(crate) depot_at: u64,
-    pub(crate) depot_spill: bool,
+    pub(crate) depot_last: Visit,
     pub(crate) depot_run: u32,
 }
 
@@ -100,6 +99,46 @@ impl LocalState {
     }
 }
 
+/// Which way a depot visit went.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Visit {
+    /// A full magazine to the depot.
+    Spill,
+    /// Frames from the depot to an empty cache.
+    Refill,
+}
+
+/// This thread's highest [`level`] while it is a pool's only thread, or
+/// that it is not watching.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct High(i64);
+
+impl High {
+    /// Watching from the next take on: any level passes it.
+    pub(crate) const START: High = High(i64::MIN);
+    /// Not watching, while other threads use the pool: no level passes it.
+    pub(crate) const STOPPED: High = High(i64::MAX);
+
+    /// Whether `level` passes it: a new high (never while stopped).
+    #[inline(always)]
+    pub(crate) fn passed_by(self, level: i64) -> bool {
+        level > self.0
+    }
+
+    pub(crate) fn is_stopped(self) -> bool {
+        self.0 == i64::MAX
+    }
+}
+
+/// What [`LocalPool::check_high`] did with the pool's peak.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Peak {
+    /// A new high of this thread, the pool's only one, recorded as its peak.
+    Recorded,
+    /// No new high, or other threads use the pool.
+    Unrecorded,
+}
+
 /// A thread's level for a pool: the frames it took minus the frames it gave
 /// back, counting the frames in its hot slots as taken (they are, for the
 /// counters: a hot-slot reuse is counted by the free that filled the slot).
@@ -119,17 +158,17 @@ impl LocalPool {
         let cap = shared.thread_cap.load(Relaxed);
         let lp = Box::new(LocalPool {
             shared,
-            seen: Seen::new(shared.settings.magazine(MAGAZINE) > 0),
+            visible: Visible::new(shared.settings.magazine(MAGAZINE) > 0),
             #[cfg(debug_assertions)]
             in_state: Cell::new(false),
             state: UnsafeCell::new(LocalState {
-                keys: [(ClassKey::EMPTY, 0); SEEN],
-                redirects: [(ClassKey::EMPTY, NO_REDIRECT); SEEN],
+                keys: [(ClassKey::EMPTY, 0); KEYS_KEPT],
+                redirects: [(ClassKey::EMPTY, NO_REDIRECT); KEYS_KEPT],
                 tick_interval: decay::TICK,
                 since_tick: 0,
-                high: i64::MIN,
+                high: High::START,
                 depot_at: 0,
-                depot_spill: false,
+                depot_last: Visit::Refill,
                 depot_run: 0,
                 mags: core::array::from_fn(|_| Magazines::new(cap)),
             }),
@@ -137,7 +176,7 @@ impl LocalPool {
         let lp = NonNull::from(Box::leak(lp));
         // SAFETY: invariant 6: just leaked, alive until `retire`, which unregisters it
         // first.
-        shared.register(NonNull::from(&unsafe { lp.as_ref() }.seen));
+        shared.register_thread(NonNull::from(&unsafe { lp.as_ref() }.visible));
         lp
     }
 
@@ -147,7 +186,7 @@ impl LocalPool {
     /// or `retire` once no one else can; and no code that runs inside `f`
     /// calls it again, unwinding included: what gives a frame back while
     /// the state is borrowed does it through the depot
-    /// ([`Held`](crate::give::Held)), never this cache. A debug build checks
+    /// (`Held`, in give.rs), never this cache. A debug build checks
     /// that.
     #[inline(always)]
     pub(crate) fn with_state<R>(&self, f: impl FnOnce(&mut LocalState) -> R) -> R {
@@ -161,7 +200,7 @@ impl LocalPool {
     /// This thread's counters.
     #[inline(always)]
     pub(crate) fn counters(&self) -> &Counters {
-        &self.seen.counters
+        &self.visible.counters
     }
 
     /// Looks at the clock again within [`decay::TICK`] calls, whichever path
@@ -174,7 +213,7 @@ impl LocalPool {
     /// Empties the hot slot of `class` (owning thread only), into a list.
     pub(crate) fn drain_hot(&self, class: usize) -> List {
         let mut list = List::new();
-        let hot = &self.seen.hot[class];
+        let hot = &self.visible.hot[class];
         if !hot.holds_frame() {
             return list;
         }
@@ -238,7 +277,7 @@ impl LocalPool {
     /// frames at its highest): makes the peak exact for a pool used from one
     /// thread. Empties the hot slots into the magazines, so that the level is
     /// the thread's live count and no later hot-slot reuse can pass it
-    /// unseen, then records a new high as the pool's peak (`true`). With
+    /// unseen, then records a new high as the pool's peak. With
     /// other threads on the pool, stops watching (the peak is then a lower
     /// bound, sampled as the pool grows).
     ///
@@ -249,10 +288,10 @@ impl LocalPool {
     /// empties the slots here.
     #[cold]
     #[inline(never)]
-    pub(crate) fn check_high(&self, st: &mut LocalState) -> bool {
+    pub(crate) fn check_high(&self, st: &mut LocalState) -> Peak {
         if self.shared.threads.load(Relaxed) != 1 {
-            st.high = i64::MAX;
-            return false;
+            st.high = High::STOPPED;
+            return Peak::Unrecorded;
         }
         for class in 0..CLASSES {
             let hot = self.drain_hot(class);
@@ -261,12 +300,12 @@ impl LocalPool {
             }
         }
         let live = level(self.counters(), self.counters().reused.load(Relaxed));
-        if live <= st.high {
-            return false;
+        if !st.high.passed_by(live) {
+            return Peak::Unrecorded;
         }
-        st.high = live;
+        st.high = High(live);
         self.shared.observe_peak();
-        true
+        Peak::Recorded
     }
 
     /// Frees what this thread's cache holds (owning thread only): its part
@@ -309,7 +348,7 @@ impl LocalPool {
                     }
                 }
             });
-            this.shared.unregister(NonNull::from(&this.seen));
+            this.shared.unregister_thread(NonNull::from(&this.visible));
         }
         // SAFETY: invariant 6: unregistered, so this is the only pointer left to a box
         // leaked by `boxed`.

@@ -328,7 +328,7 @@ fn a_stats_reader_racing_a_new_hot_lap_sees_no_wrapped_count() {
         let owner = thread::spawn(move || {
             c2.shorten_hot_lap(1);
             assert!(c2.hot_free(), "a lap of one ends at once");
-            c2.hot_lap(8);
+            c2.start_hot_lap(8);
             assert!(!c2.hot_free());
         });
         let c3 = c.clone();

@@ -236,7 +236,7 @@ impl FramePool {
         }
         let depots = shared.empty_depots();
         freed.add(&depots);
-        shared.retire(&freed);
+        shared.add_retired(&freed);
         freed.bytes_out as usize
     }
 }

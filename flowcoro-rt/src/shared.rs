@@ -12,7 +12,7 @@ use crate::decay;
 use crate::depot::Depot;
 use crate::frame::{CLASSES, Frame, HEAP, free_list, fresh_alloc, heap_alloc, heap_free};
 use crate::freelist::List;
-use crate::hot::Seen;
+use crate::hot::Visible;
 use crate::layout::ClassKey;
 use crate::stats::{PoolStats, Totals};
 use crate::sync::{AtomicU64, AtomicUsize, Mutex, Ordering::Relaxed, lock};
@@ -133,13 +133,13 @@ impl Registry {
 /// snapshot of them showed (a snapshot of a running thread can read a
 /// moment behind: the registry never reports less than it did).
 struct ThreadRef {
-    seen: NonNull<Seen>,
+    visible: NonNull<Visible>,
     floor: Totals,
 }
 
 // SAFETY: invariant 6: other threads only read the counters and hot slots, which are
 // atomics; and the pointer stays valid while it is in the registry: a
-// thread's cache leaves the registry (`Shared::unregister`, under the
+// thread's cache leaves the registry (`Shared::unregister_thread`, under the
 // registry lock) before it is freed.
 unsafe impl Send for ThreadRef {}
 
@@ -149,7 +149,7 @@ impl ThreadRef {
         // SAFETY: invariant 6: valid while registered (see the `Send` impl); only called
         // with the registry lock held; a shared reference to atomics the
         // owner writes through shared references too.
-        let read = unsafe { self.seen.as_ref() }.snapshot();
+        let read = unsafe { self.visible.as_ref() }.snapshot();
         self.floor = read.at_least(&self.floor);
         (self.floor, read)
     }
@@ -218,25 +218,25 @@ impl Shared {
 
     /// A thread's new cache joins the registry; returns how many threads
     /// cache the pool now.
-    pub(crate) fn register(&self, seen: NonNull<Seen>) {
+    pub(crate) fn register_thread(&self, visible: NonNull<Visible>) {
         let mut reg = lock(&self.registry);
-        reg.threads.push(ThreadRef { seen, floor: Totals::default() });
+        reg.threads.push(ThreadRef { visible, floor: Totals::default() });
         self.threads.store(reg.threads.len(), Relaxed);
     }
 
     /// A thread's cache leaves the registry (its thread exits), its counters
-    /// kept in the retired totals. After this, nothing reads `seen` again.
-    pub(crate) fn unregister(&self, seen: NonNull<Seen>) {
+    /// kept in the retired totals. After this, nothing reads `visible` again.
+    pub(crate) fn unregister_thread(&self, visible: NonNull<Visible>) {
         let mut reg = lock(&self.registry);
         // SAFETY: invariant 6: still valid: the caller frees it after this returns.
-        let last = unsafe { seen.as_ref() }.snapshot();
+        let last = unsafe { visible.as_ref() }.snapshot();
         reg.retired.add(&last);
-        reg.threads.retain(|t| t.seen != seen);
+        reg.threads.retain(|t| t.visible != visible);
         self.threads.store(reg.threads.len(), Relaxed);
     }
 
     /// Adds what a trim, an orphan path or prewarming counted.
-    pub(crate) fn retire(&self, totals: &Totals) {
+    pub(crate) fn add_retired(&self, totals: &Totals) {
         lock(&self.registry).retired.add(totals);
     }
 
@@ -310,7 +310,7 @@ impl Shared {
         drop(reg);
         let freed = self.shrink_depots(limit);
         if freed.released > 0 {
-            self.retire(&Totals { decayed: freed.released, ..freed });
+            self.add_retired(&Totals { decayed: freed.released, ..freed });
         }
     }
 
@@ -339,7 +339,7 @@ impl Shared {
             self.depot_put_back(class, batch);
             left -= n;
         }
-        self.retire(&kept);
+        self.add_retired(&kept);
     }
 
     /// Hands a batch to the depot of `class` if it stays within `limit`
@@ -489,7 +489,7 @@ impl Shared {
                 Frame { ptr, class: class as u8 }
             }
         };
-        self.retire(&t);
+        self.add_retired(&t);
         frame
     }
 
@@ -519,7 +519,7 @@ impl Shared {
                 t.bytes_out = bytes;
             }
         }
-        self.retire(&t);
+        self.add_retired(&t);
     }
 }
 
@@ -528,7 +528,7 @@ impl budget::Holder for Shared {
         Shared::depot_bytes(self)
     }
 
-    fn give_back_to(&self, target: u64) {
+    fn release_down_to(&self, target: u64) {
         let mut freed = Totals::default();
         for class in 0..CLASSES {
             if self.classes[class].load(Relaxed) == ClassKey::EMPTY {
@@ -543,7 +543,7 @@ impl budget::Holder for Shared {
             }
         }
         if freed.released > 0 {
-            self.retire(&Totals { decayed: freed.released, ..freed });
+            self.add_retired(&Totals { decayed: freed.released, ..freed });
         }
     }
 }

@@ -81,7 +81,7 @@ impl Default for Counters {
 
 impl Counters {
     /// Counts a free into a hot slot. Returns `true` when the lap's count
-    /// reaches zero: then call [`hot_lap`](Counters::hot_lap). The branch
+    /// reaches zero: then call [`start_hot_lap`](Counters::start_hot_lap). The branch
     /// reads the flag the decrement sets, and laps grow long on a busy
     /// thread, so it is nearly always predicted: the decay tick costs the
     /// fast path no comparison and no misprediction.
@@ -109,7 +109,7 @@ impl Counters {
     }
 
     /// Starts the next lap of hot-slot frees, `len` long (at least one).
-    pub(crate) fn hot_lap(&self, len: u64) {
+    pub(crate) fn start_hot_lap(&self, len: u64) {
         debug_assert!(len > 0);
         self.write(|| {
             bump(&self.hot_end, len);
@@ -131,7 +131,7 @@ impl Counters {
     }
 
     /// Frees into hot slots so far. A lap that reached zero counts whole
-    /// before [`hot_lap`](Counters::hot_lap) starts the next. Owning thread
+    /// before [`start_hot_lap`](Counters::start_hot_lap) starts the next. Owning thread
     /// only (readers go through [`snapshot`](Counters::snapshot)).
     #[cfg(test)]
     pub(crate) fn hot_frees(&self) -> u64 {
@@ -517,7 +517,7 @@ mod tests {
             if c.hot_free() {
                 laps.push(len);
                 len *= 2;
-                c.hot_lap(len);
+                c.start_hot_lap(len);
             }
         }
         // Laps of TICK, 2 TICK and 4 TICK ended; 3 TICK + 3 into the next.
@@ -531,7 +531,7 @@ mod tests {
         assert!(!c.hot_free());
         assert!(c.hot_free());
         assert_eq!(c.hot_frees(), 10 * TICK + 4);
-        c.hot_lap(TICK);
+        c.start_hot_lap(TICK);
         // A lap already shorter than asked is left alone.
         c.shorten_hot_lap(10 * TICK);
         assert_eq!(c.hot_left.load(Relaxed), TICK);
@@ -542,7 +542,7 @@ mod tests {
         }
         assert!(d.hot_free());
         assert_eq!(d.hot_frees(), TICK);
-        d.hot_lap(1);
+        d.start_hot_lap(1);
         assert_eq!(d.hot_frees(), TICK);
         d.unhot_one();
         assert_eq!(d.hot_frees(), TICK - 1);

@@ -12,7 +12,9 @@ use crate::decay;
 use crate::frame::{CLASS_MASK, Frame, OVERFLOW, fresh_alloc, heap_alloc};
 use crate::give::Held;
 use crate::layout::ClassKey;
-use crate::local::{LocalPool, LocalState, level, local_pool, local_pool_or_insert, near_pool};
+use crate::local::{
+    LocalPool, LocalState, Peak, Visit, level, local_pool, local_pool_or_insert, near_pool,
+};
 use crate::pool::FramePool;
 use crate::size_class::{sc_key, size_class};
 use crate::stats::Totals;
@@ -33,7 +35,7 @@ impl FramePool {
             if let Some(lp) = near_pool(self.near.load(Ordering::Relaxed)) {
                 // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
                 let lp = unsafe { lp.as_ref() };
-                if let Some(ptr) = lp.seen.hot[0].take() {
+                if let Some(ptr) = lp.visible.hot[0].take() {
                     // Counted by the free that filled the slot.
                     return Frame { ptr, class: 0 };
                 }
@@ -87,7 +89,7 @@ impl FramePool {
         key: ClassKey,
     ) -> Option<Frame> {
         let class = class & CLASS_MASK;
-        if let Some(ptr) = lp.seen.hot[class].take() {
+        if let Some(ptr) = lp.visible.hot[class].take() {
             // Counted by the free that filled the slot.
             return Some(Frame { ptr, class: class as u8 });
         }
@@ -99,7 +101,7 @@ impl FramePool {
         // A constant mask on a value already in a register (the adaptive
         // interval is counted in `tick`, off this path), and this thread's
         // level against its highest (see `LocalState::high`).
-        if reused % decay::TICK == 0 || level(c, reused) > st.high {
+        if reused % decay::TICK == 0 || st.high.passed_by(level(c, reused)) {
             self.after_reuse(lp, st, frame, key, reused);
         }
         Some(frame)
@@ -203,7 +205,7 @@ impl FramePool {
         let refilled = shared.depot_refill(class, mags.surplus()).map(|batch| mags.load(batch));
         // Noted with the batch in the cache: nothing is lost if it unwinds.
         if refilled.is_some() {
-            lp.visit_depot(st, false);
+            lp.visit_depot(st, Visit::Refill);
         }
         if let Some(ptr) = refilled.and_then(|()| st.mags[class].pop()) {
             bump(&c.reused, 1);
@@ -216,7 +218,7 @@ impl FramePool {
         bump(&c.bytes_in, ckey.size() as u64);
         let frame = Frame { ptr: fresh_alloc(ckey), class: class as u8 };
         let held = Held { pool: self, frame, key };
-        if !lp.check_high(st) {
+        if lp.check_high(st) == Peak::Unrecorded {
             shared.observe_peak();
         }
         core::mem::forget(held);
@@ -261,7 +263,7 @@ impl FramePool {
                     reused: u64::from(!fresh),
                     ..Totals::default()
                 };
-                shared.retire(&t);
+                shared.add_retired(&t);
             }
         }
         frame
@@ -276,7 +278,7 @@ impl FramePool {
         frame: Frame,
         key: ClassKey,
     ) {
-        if level(lp.counters(), lp.counters().reused.load(Relaxed)) > st.high {
+        if st.high.passed_by(level(lp.counters(), lp.counters().reused.load(Relaxed))) {
             let held = Held { pool: self, frame, key };
             lp.check_high(st);
             core::mem::forget(held);
@@ -337,7 +339,7 @@ mod tests {
         let lp = local_pool(POOL.index.load(StdOrdering::Acquire)).expect("this thread's cache");
         // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
         let lp = unsafe { lp.as_ref() };
-        assert!(lp.seen.hot[0].holds_frame(), "the hot slot is full");
+        assert!(lp.visible.hot[0].holds_frame(), "the hot slot is full");
         let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             lp.with_state(|_| {
                 let _held = Held { pool: &POOL, frame: held, key };
