@@ -176,10 +176,13 @@ pub use flowcoro_macros::pool;
 /// ```
 pub use flowcoro_macros::pooled;
 pub use flowcoro_rt::{
-    DECAY_HALF_LIFE, DECAY_HOLD, FramePool, LocalPooledDyn, LocalPooledStream, MAGAZINE,
-    MAGAZINE_MAX, PoolStats, Pooled, PooledDyn, PooledStream, Report, idle_budget, pools, report,
-    set_idle_budget, trim_all,
+    DECAY_HALF_LIFE, DECAY_HOLD, FramePool, LocalPooledDyn, LocalPooledStream, PoolStats, Pooled,
+    PooledDyn, PooledStream, Report, idle_budget, pools, report, set_idle_budget, trim_all,
 };
+// Magazine sizes, for tests and benches that size their loads by them: not
+// API (smaller under Miri, and free to change).
+#[doc(hidden)]
+pub use flowcoro_rt::{MAGAZINE, MAGAZINE_MAX};
 
 /// What `#[pooled]` expansions name. Not public API.
 #[doc(hidden)]

@@ -1,4 +1,7 @@
-//! Idle memory that gives itself back: the clock tick and the decaying peak.
+//! The timing of decay, as constants and pure functions: how often a thread
+//! looks at the clock, and how a remembered peak fades. What acts on them:
+//! `lifecycle.rs` (a thread's looks, the pass over every pool) and
+//! `shared.rs` (a pool's decay step).
 //!
 //! No thread of ours and no clock read per call: a thread ticks at the end
 //! of each lap of frees into a pool's hot slot (a countdown it keeps for the
@@ -11,9 +14,7 @@
 //! refilled from the depot, new memory) bring it back to [`TICK`], so light
 //! traffic after a burst is seen within a few dozen calls.
 //! The real clock is read at most about once per millisecond per thread. A
-//! decay step, at most every [`STEP`] per pool, sets the pool's idle bound
-//! from its recent peak of live frames and gives the excess back to the
-//! allocator.
+//! decay step runs at most every [`STEP`] per pool.
 
 use core::cell::Cell;
 use std::sync::OnceLock;

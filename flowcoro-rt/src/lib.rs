@@ -53,6 +53,7 @@
 
 mod adaptive;
 mod budget;
+mod classes;
 mod decay;
 mod depot;
 mod erased;
@@ -80,6 +81,9 @@ pub use erased_stream::{LocalPooledStream, PooledStream};
 pub use global::{pools, report, trim_all};
 pub use pool::FramePool;
 pub use pooled::Pooled;
+// Magazine sizes, for tests and benches that size their loads by them: not
+// API (smaller under Miri, and free to change).
+#[doc(hidden)]
 pub use shared::{MAGAZINE, MAGAZINE_MAX};
 pub use stats::{PoolStats, Report};
 

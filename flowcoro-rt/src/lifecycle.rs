@@ -1,6 +1,8 @@
-//! Idle memory that gives itself back: the decay tick a thread keeps on its
-//! fast path, the look at the clock it leads to, the decay step of a pool
-//! and the pass over every pool, which also enforces the idle budget.
+//! A thread's looks at the clock, driven by its own pool calls: the end of a
+//! lap of frees into a hot slot, or a count of reuses, leads to a look,
+//! which may run the pool's decay step (in `shared.rs`: the idle bound from
+//! the recent peak, the excess freed) and, now and then, the pass over
+//! every pool, which also enforces the idle budget.
 //!
 //! No thread of ours and no clock read per call: a thread ticks at the end
 //! of each lap of frees into a pool's hot slot, or every [`decay::TICK`]

@@ -240,7 +240,7 @@ impl LocalPool {
         match self.shared.depot_push(class, batch, limit) {
             Ok(empty) => empty,
             Err(mut batch) => {
-                let (frames, bytes) = free_list(&mut batch, self.shared.key(class));
+                let (frames, bytes) = free_list(&mut batch, self.shared.classes.key(class));
                 self.counters().release(frames, bytes);
                 batch
             }
@@ -317,7 +317,7 @@ impl LocalPool {
                 let hot = self.drain_hot(class);
                 for mut list in st.mags[class].drain().into_iter().chain([hot]) {
                     if !list.is_empty() {
-                        let (f, b) = free_list(&mut list, self.shared.key(class));
+                        let (f, b) = free_list(&mut list, self.shared.classes.key(class));
                         frames += f;
                         bytes += b;
                     }

@@ -2,8 +2,11 @@
 //! (or `pool!` site) holds this header: its name and settings, where the
 //! pool sits in the global list and in each thread's near table, the key of
 //! its first layout, and its shared part, built on first use. What a pool
-//! does lives beside it: `take.rs` and `give.rs` (a frame's way out and
-//! back), `lifecycle.rs` (decay), `global.rs` (the list of every pool).
+//! does lives beside it: `pooled.rs` (building a future in a frame, and
+//! dropping it), `take.rs` and `give.rs` (a frame's way out and back),
+//! `lifecycle.rs` (decay), `adaptive.rs` (magazines for frames that stream
+//! between threads), `size_class.rs` (the layouts it has no class for),
+//! `global.rs` (the list of every pool).
 
 use core::fmt;
 use std::sync::OnceLock;

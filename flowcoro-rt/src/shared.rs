@@ -1,5 +1,5 @@
 //! The part of a pool every thread shares, built on first use: its layout
-//! classes, a depot of free magazines per class, the registry of the
+//! classes (`classes.rs`), a depot of free magazines per class, the registry of the
 //! threads that cache its frames (for the stats) with what exited threads
 //! left, the bounds on idle frames its recent peak sets, and the paths of
 //! frames taken or given back on a thread whose cache is already gone.
@@ -8,6 +8,7 @@ use core::ptr::NonNull;
 use std::time::Instant;
 
 use crate::budget;
+use crate::classes::Classes;
 use crate::decay;
 use crate::depot::Depot;
 use crate::frame::{CLASSES, Frame, HEAP, free_list, fresh_alloc, heap_alloc, heap_free};
@@ -79,13 +80,9 @@ impl Settings {
 #[repr(align(128))]
 pub(crate) struct Shared {
     pub(crate) settings: Settings,
-    /// Class keys, set once each under the registry lock.
-    classes: [AtomicU64; CLASSES],
+    pub(crate) classes: Classes,
     depots: [Depot; CLASSES],
     pub(crate) registry: Mutex<Registry>,
-    /// The largest key served outside the classes (allocated alone, or by
-    /// a size-class pool), for `frame_size`.
-    largest_other: AtomicU64,
     /// Frames each depot may hold now: `max_idle`, or the self-tuned bound.
     pub(crate) idle_limit: AtomicU64,
     /// Frames per magazine in each thread's cache now, from the recent peak.
@@ -159,10 +156,9 @@ impl Shared {
     pub(crate) fn new(settings: Settings) -> Shared {
         let shared = Shared {
             settings,
-            classes: core::array::from_fn(|_| AtomicU64::new(ClassKey::EMPTY)),
+            classes: Classes::new(),
             depots: core::array::from_fn(|_| Depot::new()),
             registry: Mutex::new(Registry::default()),
-            largest_other: AtomicU64::new(0),
             idle_limit: AtomicU64::new(settings.tuned_limit(0, MAGAZINE)),
             thread_cap: AtomicUsize::new(settings.thread_cap(0, MAGAZINE)),
             threads: AtomicUsize::new(0),
@@ -172,52 +168,8 @@ impl Shared {
         shared
     }
 
-    pub(crate) fn key(&self, class: usize) -> ClassKey {
-        let bits = self.classes[class].load(Relaxed);
-        debug_assert_ne!(bits, ClassKey::EMPTY);
-        ClassKey::from_bits(bits)
-    }
-
-    /// The class that serves `key`, assigning a free one on first sight;
-    /// `None` when the frame must be served elsewhere.
-    pub(crate) fn class_for(&self, key: ClassKey) -> Option<usize> {
-        if !key.poolable() {
-            return None;
-        }
-        if let Some(i) = self.classes.iter().position(|k| k.load(Relaxed) == key.bits()) {
-            return Some(i);
-        }
-        let _reg = lock(&self.registry);
-        for (i, k) in self.classes.iter().enumerate() {
-            let bits = k.load(Relaxed);
-            if bits == key.bits() {
-                return Some(i);
-            }
-            if bits == ClassKey::EMPTY {
-                k.store(key.bits(), Relaxed);
-                return Some(i);
-            }
-        }
-        // Every class is taken: share the smallest one that holds the frame
-        // without wasting more than half of it.
-        self.classes
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (i, ClassKey::from_bits(k.load(Relaxed))))
-            .filter(|(_, k)| k.fits(key) && k.size() <= 2 * key.size())
-            .min_by_key(|(_, k)| k.size())
-            .map(|(i, _)| i)
-    }
-
-    /// Notes a layout served outside the classes, for `frame_size`.
-    pub(crate) fn note_other(&self, key: ClassKey) {
-        if self.largest_other.load(Relaxed) < key.bits() {
-            self.largest_other.fetch_max(key.bits(), Relaxed);
-        }
-    }
-
-    /// A thread's new cache joins the registry; returns how many threads
-    /// cache the pool now.
+    /// A thread's new cache joins the registry, and the count of threads
+    /// that cache the pool is updated.
     pub(crate) fn register_thread(&self, visible: NonNull<Visible>) {
         let mut reg = lock(&self.registry);
         reg.threads.push(ThreadRef { visible, floor: Totals::default() });
@@ -323,7 +275,7 @@ impl Shared {
             }
             reg.prewarmed = true;
         }
-        let key = self.key(class);
+        let key = self.classes.key(class);
         let mut kept = Totals::default();
         let mut left = self.settings.idle_floor() as usize;
         while left > 0 {
@@ -350,7 +302,7 @@ impl Shared {
         if batch.is_empty() {
             return Ok(batch);
         }
-        let bytes = (batch.len() * self.key(class).size()) as u64;
+        let bytes = (batch.len() * self.classes.key(class).size()) as u64;
         if limit != usize::MAX && budget::would_pass(bytes) {
             if self.depot_bytes() + bytes > budget::fair_share() {
                 return Err(batch);
@@ -391,16 +343,13 @@ impl Shared {
     /// Accounts for `batch`, just taken from the depot.
     fn took(&self, class: usize, batch: &List) {
         if budget::limited() {
-            budget::taken((batch.len() * self.key(class).size()) as u64);
+            budget::taken((batch.len() * self.classes.key(class).size()) as u64);
         }
     }
 
     /// Bytes held in this pool's depots.
     fn depot_bytes(&self) -> u64 {
-        (0..CLASSES)
-            .filter(|&c| self.classes[c].load(Relaxed) != ClassKey::EMPTY)
-            .map(|c| (self.depots[c].frames() * self.key(c).size()) as u64)
-            .sum()
+        self.classes.assigned().map(|(c, key)| (self.depots[c].frames() * key.size()) as u64).sum()
     }
 
     /// Frees depot frames until each class holds at most `limit`; returns
@@ -408,11 +357,7 @@ impl Shared {
     pub(crate) fn shrink_depots(&self, limit: u64) -> Totals {
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         let mut freed = Totals::default();
-        for class in 0..CLASSES {
-            if self.classes[class].load(Relaxed) == ClassKey::EMPTY {
-                continue;
-            }
-            let key = self.key(class);
+        for (class, key) in self.classes.assigned() {
             self.depots[class].shrink(limit, |mut doomed| {
                 self.took(class, &doomed);
                 let (frames, bytes) = free_list(&mut doomed, key);
@@ -435,13 +380,7 @@ impl Shared {
         let (t, live) = Self::totals(&mut reg);
         reg.peak = reg.peak.max(live);
         let mut s = PoolStats::empty(name);
-        let other = self.largest_other.load(Relaxed);
-        let keys = self.classes.iter().map(|k| k.load(Relaxed)).chain([other]);
-        for k in keys.filter(|&b| b != ClassKey::EMPTY) {
-            let k = ClassKey::from_bits(k);
-            s.frame_size = s.frame_size.max(k.size());
-            s.frame_align = s.frame_align.max(k.align());
-        }
+        (s.frame_size, s.frame_align) = self.classes.largest();
         s.allocations = t.allocations;
         s.reused = t.reused;
         s.fresh = t.fresh;
@@ -465,7 +404,7 @@ impl Shared {
             None => {
                 t.heap_fallbacks = 1;
                 t.bytes_in = key.size() as u64;
-                self.note_other(key);
+                self.classes.note_other(key);
                 heap_alloc(key)
             }
             Some(class) => {
@@ -480,7 +419,7 @@ impl Shared {
                         p
                     }
                     None => {
-                        let ckey = self.key(class);
+                        let ckey = self.classes.key(class);
                         t.fresh = 1;
                         t.bytes_in = ckey.size() as u64;
                         fresh_alloc(ckey)
@@ -514,7 +453,7 @@ impl Shared {
             // bound; past that it is freed.
             let limit = (self.idle_limit.load(Relaxed) as usize).min(self.settings.max_idle);
             if let Err(mut one) = self.depot_push(class, one, limit) {
-                let (frames, bytes) = free_list(&mut one, self.key(class));
+                let (frames, bytes) = free_list(&mut one, self.classes.key(class));
                 t.released = frames;
                 t.bytes_out = bytes;
             }
@@ -530,11 +469,7 @@ impl budget::Holder for Shared {
 
     fn release_down_to(&self, target: u64) {
         let mut freed = Totals::default();
-        for class in 0..CLASSES {
-            if self.classes[class].load(Relaxed) == ClassKey::EMPTY {
-                continue;
-            }
-            let key = self.key(class);
+        for (class, key) in self.classes.assigned() {
             while Shared::depot_bytes(self) > target {
                 let Some(mut batch) = self.depot_pop(class) else { break };
                 let (frames, bytes) = free_list(&mut batch, key);

@@ -141,7 +141,7 @@ impl FramePool {
         if let Some(to) = redirected {
             return self.take_overflow(idx, size_class(to), key);
         }
-        let class = shared.class_for(key);
+        let class = shared.classes.class_for(key);
         if class.is_none() {
             if let Some((to, sc)) = self.overflow_pool(key) {
                 if let Some(lp) = local_pool_or_insert(idx, shared) {
@@ -149,7 +149,7 @@ impl FramePool {
                     let lp = unsafe { lp.as_ref() };
                     lp.with_state(|st| st.remember_redirect(key, to));
                 }
-                shared.note_other(key);
+                shared.classes.note_other(key);
                 return self.take_overflow(idx, sc, key);
             }
         }
@@ -179,7 +179,7 @@ impl FramePool {
         let Some(class) = class else {
             bump(&c.heap_fallbacks, 1);
             bump(&c.bytes_in, key.size() as u64);
-            shared.note_other(key);
+            shared.classes.note_other(key);
             let frame = heap_alloc(key);
             self.check_high_holding(lp, st, frame, key);
             return frame;
@@ -188,7 +188,10 @@ impl FramePool {
         // Class 0's own layout (not one that shares it) takes the inline
         // path from now on. Written once: every call of every thread
         // reads the line.
-        if class == 0 && self.first.load(Ordering::Relaxed) != key.bits() && shared.key(0) == key {
+        if class == 0
+            && self.first.load(Ordering::Relaxed) != key.bits()
+            && shared.classes.key(0) == key
+        {
             self.first.store(key.bits(), Ordering::Relaxed);
         }
         // A slow take (refill or new memory): traffic may be changing,
@@ -213,7 +216,7 @@ impl FramePool {
             self.check_high_holding(lp, st, frame, key);
             return frame;
         }
-        let ckey = shared.key(class);
+        let ckey = shared.classes.key(class);
         bump(&c.fresh, 1);
         bump(&c.bytes_in, ckey.size() as u64);
         let frame = Frame { ptr: fresh_alloc(ckey), class: class as u8 };
@@ -301,7 +304,7 @@ mod tests {
 
     #[test]
     fn a_panic_in_a_decay_look_while_a_frame_is_taken_gives_it_back() {
-        static POOL: FramePool = FramePool::new("pool::tests::look_panic");
+        static POOL: FramePool = FramePool::new("take::tests::look_panic");
         // Fill the magazines, then take from them until a tick falls due
         // inside a take from the magazines.
         let warm: Vec<_> = (0..2 * MAGAZINE + 1).map(|i| POOL.alloc(async move { i })).collect();
@@ -330,7 +333,7 @@ mod tests {
     /// on it, and Miri reports it as undefined behaviour).
     #[test]
     fn a_frame_held_while_the_state_is_borrowed_goes_back_without_borrowing_it() {
-        static POOL: FramePool = FramePool::new("pool::tests::held");
+        static POOL: FramePool = FramePool::new("take::tests::held");
         let key = KeyOf::<[u64; 4]>::KEY;
         let held = POOL.take_frame(key);
         let other = POOL.take_frame(key);
@@ -368,7 +371,7 @@ mod tests {
 
     #[test]
     fn slow_takes_remember_a_layout_once() {
-        static POOL: FramePool = FramePool::new("pool::tests::remember");
+        static POOL: FramePool = FramePool::new("take::tests::remember");
         // Every one of these takes the slow path (new memory each time).
         let small: Vec<_> = (0..20).map(|i| POOL.alloc(async move { i })).collect();
         let large: Vec<_> = (0..20).map(|_| POOL.alloc(std::future::ready([0u8; 300]))).collect();
@@ -379,7 +382,7 @@ mod tests {
 
     #[test]
     fn a_layout_sharing_class_0_keeps_the_first_and_comes_back_to_it() {
-        static POOL: FramePool = FramePool::new("pool::tests::share_first");
+        static POOL: FramePool = FramePool::new("take::tests::share_first");
         let first = KeyOf::<std::future::Ready<[u8; 500]>>::KEY;
         drop(POOL.alloc(std::future::ready([0u8; 500])));
         assert_eq!(POOL.first.load(StdOrdering::Relaxed), first.bits());
@@ -424,7 +427,7 @@ mod tests {
 
     #[test]
     fn busy_laps_grow_and_a_burst_shortens_them_without_losing_counts() {
-        static POOL: FramePool = FramePool::new("pool::tests::laps");
+        static POOL: FramePool = FramePool::new("take::tests::laps");
         let rounds = if cfg!(miri) { 200 } else { 100_000 };
         for i in 0..rounds {
             drop(POOL.alloc(async move { i }));
