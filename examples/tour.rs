@@ -31,7 +31,7 @@
 //!   (`BoxFuture` APIs, trait objects) does: one heap allocation per call.
 //! - `pooled`: every `async fn` is `#[flowcoro::pooled]`. Each call's frame
 //!   comes from its function's pool, a per-thread cache hit in steady state;
-//!   recursion needs no `Box`, and a spawned task holds a 3-word handle.
+//!   recursion needs no `Box`, and a spawned task holds a two-word handle.
 //!
 //! All three serve the same requests and must produce the same responses
 //! (checked by a checksum). The tour prints the time per request and per
