@@ -1,23 +1,49 @@
-//! Parsing of the attribute's arguments: `#[pooled(?Send, key = value, ...)]`.
+//! The user's options: `#[pooled(?Send, key = value, ...)]` and
+//! `pool!(key = value, ...; ..)`, parsed into a [`Config`].
 //!
 //! Each option is checked on its own, so one bad option does not hide the
 //! others: the result is the [`Config`] built from the valid ones plus one
-//! error per invalid one, and the function is still emitted with it.
+//! error per invalid one, and the item is still emitted with it. Every
+//! error names the macro it was written for ([`Context`]).
 //!
-//! Two more keys are the attribute's own, never written by users: when
-//! `#[pooled]` leaves other attribute macros to expand first (see
-//! `defer.rs`), it re-attaches itself below them with the options it had,
-//! plus `__after` and, for a method of a `#[pooled]` trait or impl block,
-//! `__within(..)`: what the method needs to know of its block.
+//! The entries `#[pooled]` hands to a later expansion of itself are not
+//! options, and never reach this parser: see `handoff.rs`.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
-use quote::{ToTokens, quote, quote_spanned};
+use quote::{ToTokens, quote_spanned};
 use syn::ext::IdentExt;
-use syn::parse::{Parse, ParseStream, Parser};
+use syn::parse::{ParseStream, Parser};
 use syn::{Ident, LitInt, LitStr, Path, Token};
 
-/// The valid keys, as error messages list them.
-const KEYS: &str = "`?Send`, `Send`, `Sync`, `crate`, `name`, `max_idle`, `prewarm`";
+/// The macro an option list is written for: its errors name it, and list
+/// the keys it takes.
+#[derive(Clone, Copy, Default)]
+pub(crate) enum Context {
+    /// `#[pooled(..)]`, on an item or on a method of a `#[pooled]` block.
+    #[default]
+    Attribute,
+    /// `pool!(..; expr)`.
+    Macro,
+}
+
+impl Context {
+    /// The macro, as error messages name it.
+    fn who(self) -> &'static str {
+        match self {
+            Context::Attribute => "`#[pooled]`",
+            Context::Macro => "`pool!`",
+        }
+    }
+
+    /// The keys, as error messages list them. `pool!` lists those it
+    /// uses: the bounds mean nothing to it.
+    fn keys(self) -> &'static str {
+        match self {
+            Context::Attribute => "`?Send`, `Send`, `Sync`, `crate`, `name`, `max_idle`, `prewarm`",
+            Context::Macro => "`crate`, `name`, `max_idle`, `prewarm`",
+        }
+    }
+}
 
 /// What the options ask for; `None` keeps the default.
 #[derive(Clone, Default)]
@@ -36,26 +62,6 @@ pub(crate) struct Config {
     pub(crate) send: Option<Span>,
     /// `Sync`: a fn's future is declared `Sync` in its signature.
     pub(crate) sync: Option<Span>,
-    /// `__after`: this is the attribute re-attached below other attribute
-    /// macros, which have expanded since.
-    pub(crate) after: bool,
-    /// `__within(..)`: a method of a `#[pooled]` trait or impl block,
-    /// rewritten on its own after other attribute macros on it.
-    pub(crate) within: Option<Within>,
-}
-
-/// What a method of a `#[pooled]` trait or impl block needs to know of the
-/// block, to be rewritten alone: `__within(trait | impl; 'a, ..; T, ..; sync send)`.
-#[derive(Clone)]
-pub(crate) struct Within {
-    /// A default body of a trait, or a method of a trait impl.
-    pub(crate) in_trait: bool,
-    /// The block's lifetime parameters, and its type parameters.
-    pub(crate) lifetimes: Vec<syn::Lifetime>,
-    pub(crate) types: Vec<Ident>,
-    /// Whether the trait has `Sync` / `Send` among its supertraits.
-    pub(crate) sync: bool,
-    pub(crate) send: bool,
 }
 
 impl Config {
@@ -69,13 +75,11 @@ impl Config {
             local: inner.local.or(self.local),
             send: inner.send.or(self.send),
             sync: inner.sync.or(self.sync),
-            after: inner.after || self.after,
-            within: inner.within.or_else(|| self.within.clone()),
         }
     }
 
-    /// These options as the attribute's arguments again, for the copy of
-    /// the attribute that runs after the others.
+    /// These options as the attribute's arguments again, each followed by
+    /// a comma, for the copy of the attribute that runs after the others.
     pub(crate) fn to_args(&self) -> TokenStream {
         let mixed = Span::mixed_site();
         let mut args = TokenStream::new();
@@ -101,55 +105,43 @@ impl Config {
         if let Some(n) = &self.prewarm {
             args.extend(quote_spanned!(mixed=> prewarm = #n,));
         }
-        args.extend(quote_spanned!(mixed=> __after,));
-        if let Some(within) = &self.within {
-            let kind = if within.in_trait { quote!(trait) } else { quote!(impl) };
-            let lifetimes = &within.lifetimes;
-            let types = &within.types;
-            let sync = within.sync.then(|| quote!(sync));
-            let send = within.send.then(|| quote!(send));
-            args.extend(quote_spanned! {mixed=>
-                __within(#kind; #(#lifetimes),*; #(#types),*; #sync #send),
-            });
-        }
         args
     }
 }
 
-/// The parsed arguments: the valid options and the errors of the others.
+/// The parsed options: the valid ones and the errors of the others.
 #[derive(Default)]
 pub(crate) struct Options {
     pub(crate) config: Config,
     pub(crate) error: Option<syn::Error>,
+    /// The macro the options are written for.
+    context: Context,
     /// Known keys seen so far, whatever their value, to report duplicates.
     seen: Vec<String>,
 }
 
-impl Parse for Options {
+impl Options {
+    /// A parser of an option list written for `context`. It fails (as a
+    /// whole) only on a list it can't split into options; a bad option is
+    /// an error in [`Options::error`].
+    pub(crate) fn parser(context: Context) -> impl Parser<Output = Options> {
+        move |input: ParseStream<'_>| Options::parse_list(input, context)
+    }
+
     // Input:  ?Send, crate = "path", name = "label", max_idle = 64, prewarm = 16
     // Output: Options { config: Config { krate, name, max_idle, prewarm, local }, error }
-    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let mut options = Options::default();
+    fn parse_list(input: ParseStream<'_>, context: Context) -> syn::Result<Options> {
+        let mut options = Options { context, ..Options::default() };
         while !input.is_empty() {
             if input.peek(Token![?]) {
                 let question: Token![?] = input.parse()?;
                 options.apply_unbound(question, input.call(Ident::parse_any).ok());
-                if input.is_empty() {
-                    break;
-                }
-                input.parse::<Token![,]>()?;
-                continue;
-            }
-            let key = input.call(Ident::parse_any).map_err(|err| {
-                syn::Error::new(err.span(), format!("expected a `#[pooled]` option: one of {KEYS}"))
-            })?;
-            if key == "__after" {
-                options.config.after = true;
-            } else if key == "__within" {
-                let content;
-                syn::parenthesized!(content in input);
-                options.config.within = Some(content.call(parse_within)?);
             } else {
+                let key = input.call(Ident::parse_any).map_err(|err| {
+                    let message =
+                        format!("expected a {} option: one of {}", context.who(), context.keys());
+                    syn::Error::new(err.span(), message)
+                })?;
                 let value = if input.peek(Token![=]) {
                     let eq: Token![=] = input.parse()?;
                     Some((eq, value_tokens(input)?))
@@ -165,57 +157,21 @@ impl Parse for Options {
         }
         Ok(options)
     }
-}
 
-/// The inside of `__within(trait | impl; 'a, ..; T, ..; sync send)`.
-fn parse_within(input: ParseStream<'_>) -> syn::Result<Within> {
-    let in_trait = if input.peek(Token![trait]) {
-        input.parse::<Token![trait]>()?;
-        true
-    } else {
-        input.parse::<Token![impl]>()?;
-        false
-    };
-    input.parse::<Token![;]>()?;
-    let mut lifetimes = Vec::new();
-    while input.peek(syn::Lifetime) {
-        lifetimes.push(input.parse()?);
-        if !input.peek(Token![;]) {
-            input.parse::<Token![,]>()?;
-        }
-    }
-    input.parse::<Token![;]>()?;
-    let mut types = Vec::new();
-    while input.peek(Ident) {
-        types.push(input.call(Ident::parse_any)?);
-        if !input.peek(Token![;]) {
-            input.parse::<Token![,]>()?;
-        }
-    }
-    input.parse::<Token![;]>()?;
-    let (mut sync, mut send) = (false, false);
-    while !input.is_empty() {
-        let flag: Ident = input.parse()?;
-        sync |= flag == "sync";
-        send |= flag == "send";
-    }
-    Ok(Within { in_trait, lifetimes, types, sync, send })
-}
-
-impl Options {
     /// Records one `key = value`, or the error it makes.
     fn apply(&mut self, key: Ident, value: Option<(Token![=], TokenStream)>) {
+        let who = self.context.who();
         let name = key.unraw().to_string();
         if matches!(name.as_str(), "Send" | "Sync") {
             return self.apply_bound(&key, value);
         }
         if !matches!(name.as_str(), "crate" | "name" | "max_idle" | "prewarm") {
-            let message = format!("unknown `#[pooled]` option `{name}`; expected one of {KEYS}");
+            let keys = self.context.keys();
+            let message = format!("unknown {who} option `{name}`; expected one of {keys}");
             return self.fail(syn::Error::new(key.span(), message));
         }
         if self.seen.contains(&name) {
-            let message = format!("duplicate `#[pooled]` option `{name}`");
-            return self.fail(syn::Error::new(key.span(), message));
+            return self.fail(self.duplicate(key.span(), &name));
         }
         self.seen.push(name.clone());
         let example = match name.as_str() {
@@ -224,24 +180,24 @@ impl Options {
             "prewarm" => "prewarm = 16",
             _ => "max_idle = 64",
         };
+        let needs_a_value = format!("{who} option `{name}` needs a value: `{example}`");
         let value = match value {
             Some((eq, tokens)) if tokens.is_empty() => {
-                let message = format!("`#[pooled]` option `{name}` needs a value: `{example}`");
-                return self.fail(syn::Error::new_spanned(eq, message));
+                return self.fail(syn::Error::new_spanned(eq, needs_a_value));
             }
             Some((_, tokens)) => tokens,
-            None => {
-                let message = format!("`#[pooled]` option `{name}` needs a value: `{example}`");
-                return self.fail(syn::Error::new(key.span(), message));
-            }
+            None => return self.fail(syn::Error::new(key.span(), needs_a_value)),
         };
+        let context = self.context;
         let result = match name.as_str() {
-            "crate" => parse_crate(value, example).map(|path| self.config.krate = Some(path)),
-            "name" => parse_name(value, example).map(|lit| self.config.name = Some(lit)),
-            "prewarm" => {
-                parse_count(&name, value, example).map(|lit| self.config.prewarm = Some(lit))
+            "crate" => {
+                parse_crate(value, example, context).map(|path| self.config.krate = Some(path))
             }
-            _ => parse_count(&name, value, example).map(|lit| self.config.max_idle = Some(lit)),
+            "name" => parse_name(value, example, context).map(|lit| self.config.name = Some(lit)),
+            "prewarm" => parse_count(&name, value, example, context)
+                .map(|lit| self.config.prewarm = Some(lit)),
+            _ => parse_count(&name, value, example, context)
+                .map(|lit| self.config.max_idle = Some(lit)),
         };
         if let Err(err) = result {
             self.fail(err);
@@ -252,13 +208,16 @@ impl Options {
     fn apply_bound(&mut self, key: &Ident, value: Option<(Token![=], TokenStream)>) {
         let name = key.to_string();
         if let Some((eq, _)) = value {
-            let message =
-                format!("`#[pooled]` option `{name}` takes no value: `#[pooled({name})]`");
+            // The example is the attribute's in either context: only
+            // `#[pooled]` takes these bounds.
+            let message = format!(
+                "{} option `{name}` takes no value: `#[pooled({name})]`",
+                self.context.who()
+            );
             return self.fail(syn::Error::new(eq.span, message));
         }
         if self.seen.contains(&name) {
-            let message = format!("duplicate `#[pooled]` option `{name}`");
-            return self.fail(syn::Error::new(key.span(), message));
+            return self.fail(self.duplicate(key.span(), &name));
         }
         self.seen.push(name.clone());
         if name == "Send" {
@@ -271,14 +230,19 @@ impl Options {
     /// Records `?Send`, or the error of another `?Bound`.
     fn apply_unbound(&mut self, question: Token![?], bound: Option<Ident>) {
         let Some(bound) = bound.filter(|bound| bound == "Send") else {
-            let message = "expected `?Send`: the only relaxed bound of `#[pooled]`";
+            let message =
+                format!("expected `?Send`: the only relaxed bound of {}", self.context.who());
             return self.fail(syn::Error::new(question.span, message));
         };
         if self.config.local.is_some() {
-            return self
-                .fail(syn::Error::new(bound.span(), "duplicate `#[pooled]` option `?Send`"));
+            return self.fail(self.duplicate(bound.span(), "?Send"));
         }
         self.config.local = Some(question.span);
+    }
+
+    /// The error of an option given twice.
+    fn duplicate(&self, span: Span, name: &str) -> syn::Error {
+        syn::Error::new(span, format!("duplicate {} option `{name}`", self.context.who()))
     }
 
     fn fail(&mut self, err: syn::Error) {
@@ -311,7 +275,7 @@ fn string(value: TokenStream, example: &str) -> syn::Result<LitStr> {
 /// unresolved path is reported on the string. The path may also be written
 /// as it is, unquoted: a library's `macro_rules!` wrapper then passes
 /// `crate = $crate::flowcoro`, which resolves wherever the wrapper is used.
-fn parse_crate(value: TokenStream, example: &str) -> syn::Result<Path> {
+fn parse_crate(value: TokenStream, example: &str, context: Context) -> syn::Result<Path> {
     if syn::parse2::<LitStr>(value.clone()).is_err() {
         if let Ok(path) = Path::parse_mod_style.parse2(value.clone()) {
             return Ok(path);
@@ -321,16 +285,19 @@ fn parse_crate(value: TokenStream, example: &str) -> syn::Result<Path> {
     }
     let lit = string(value, example)?;
     lit.parse_with(Path::parse_mod_style).map_err(|_| {
-        let message =
-            format!("`#[pooled]` option `crate` must be a path to the flowcoro crate: `{example}`");
+        let message = format!(
+            "{} option `crate` must be a path to the flowcoro crate: `{example}`",
+            context.who()
+        );
         syn::Error::new(lit.span(), message)
     })
 }
 
-fn parse_name(value: TokenStream, example: &str) -> syn::Result<LitStr> {
+/// `name = "label"`: a string that is not empty.
+fn parse_name(value: TokenStream, example: &str, context: Context) -> syn::Result<LitStr> {
     let lit = string(value, example)?;
     if lit.value().is_empty() {
-        let message = format!("`#[pooled]` option `name` must not be empty: `{example}`");
+        let message = format!("{} option `name` must not be empty: `{example}`", context.who());
         return Err(syn::Error::new(lit.span(), message));
     }
     Ok(lit)
@@ -338,9 +305,15 @@ fn parse_name(value: TokenStream, example: &str) -> syn::Result<LitStr> {
 
 /// `max_idle = N` or `prewarm = N`: an integer that fits a `usize`,
 /// re-emitted unsuffixed.
-fn parse_count(key: &str, value: TokenStream, example: &str) -> syn::Result<LitInt> {
+fn parse_count(
+    key: &str,
+    value: TokenStream,
+    example: &str,
+    context: Context,
+) -> syn::Result<LitInt> {
     let not_a_count = |tokens: &dyn ToTokens| {
-        let message = format!("`#[pooled]` option `{key}` must be a `usize` literal: `{example}`");
+        let who = context.who();
+        let message = format!("{who} option `{key}` must be a `usize` literal: `{example}`");
         syn::Error::new_spanned(tokens, message)
     };
     let lit = syn::parse2::<LitInt>(value.clone()).map_err(|_| not_a_count(&value))?;
@@ -353,10 +326,16 @@ fn parse_count(key: &str, value: TokenStream, example: &str) -> syn::Result<LitI
 
 #[cfg(test)]
 mod tests {
-    use super::Options;
+    use syn::parse::Parser;
+
+    use super::{Context, Options};
+
+    fn parse_in(context: Context, args: &str) -> Options {
+        Options::parser(context).parse_str(args).expect("the option list parses")
+    }
 
     fn parse(args: &str) -> Options {
-        syn::parse_str(args).expect("the option list parses")
+        parse_in(Context::Attribute, args)
     }
 
     fn errors(options: &Options) -> Vec<String> {
@@ -419,9 +398,37 @@ mod tests {
     }
 
     #[test]
+    fn errors_name_the_macro_they_are_written_for() {
+        let options = parse_in(
+            Context::Macro,
+            r#"size = 1, name = "", name = "b", max_idle = "4", crate = "1", ?Sync, ?Send, ?Send, Send = 1, prewarm"#,
+        );
+        assert_eq!(
+            errors(&options),
+            [
+                "unknown `pool!` option `size`; expected one of `crate`, `name`, `max_idle`, `prewarm`",
+                "`pool!` option `name` must not be empty: `name = \"label\"`",
+                "duplicate `pool!` option `name`",
+                "`pool!` option `max_idle` must be a `usize` literal: `max_idle = 64`",
+                "`pool!` option `crate` must be a path to the flowcoro crate: `crate = \"path::to::flowcoro\"`",
+                "expected `?Send`: the only relaxed bound of `pool!`",
+                "duplicate `pool!` option `?Send`",
+                "`pool!` option `Send` takes no value: `#[pooled(Send)]`",
+                "`pool!` option `prewarm` needs a value: `prewarm = 16`",
+            ]
+        );
+        let broken = Options::parser(Context::Macro).parse_str(r#""x""#).err().expect("fails");
+        assert_eq!(
+            broken.to_string(),
+            "expected a `pool!` option: one of `crate`, `name`, `max_idle`, `prewarm`"
+        );
+    }
+
+    #[test]
     fn a_broken_list_fails_whole() {
-        assert!(syn::parse_str::<Options>(r#""x""#).is_err());
-        assert!(syn::parse_str::<Options>(r#"name = "a"; max_idle = 2"#).is_ok());
-        assert!(syn::parse_str::<Options>(r#"name = "a" max_idle"#).is_ok());
+        let parse = |args| Options::parser(Context::Attribute).parse_str(args);
+        assert!(parse(r#""x""#).is_err());
+        assert!(parse(r#"name = "a"; max_idle = 2"#).is_ok());
+        assert!(parse(r#"name = "a" max_idle"#).is_ok());
     }
 }

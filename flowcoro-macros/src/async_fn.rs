@@ -7,10 +7,10 @@ use quote::{quote, quote_spanned};
 use syn::{ItemFn, ReturnType, Signature};
 
 use crate::args::Config;
-use crate::frame::frame;
+use crate::frame::{frame, split_inner};
 use crate::lifetimes;
+use crate::paths::private_path;
 use crate::stream_fn::{self, is_stream_fn};
-use crate::support::{private_path, split_inner};
 
 // Input:
 //     #[attrs] vis async unsafe fn name<G>(self, a: A, (b, c): (B, C)) -> T where W { body }

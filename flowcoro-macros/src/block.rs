@@ -5,8 +5,10 @@ use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::Expr;
 
-use crate::args::{Config, Options};
-use crate::support::{Errors, private_path};
+use crate::args::{Config, Context};
+use crate::errors::Errors;
+use crate::handoff;
+use crate::paths::private_path;
 
 // Input:
 //     pool!(name = "auth", max_idle = 64; async move { body })
@@ -33,28 +35,8 @@ pub(crate) fn pool(input: TokenStream) -> TokenStream {
     let (options, block) = split(input);
     let config = match options {
         None => Config::default(),
-        Some(tokens) => match syn::parse2::<Options>(tokens) {
-            Ok(options) => {
-                errors.extend(options.error.map(as_pool));
-                options.config
-            }
-            Err(err) => {
-                errors.push(as_pool(err));
-                Config::default()
-            }
-        },
+        Some(tokens) => options_of(tokens, &mut errors),
     };
-    if let Some(span) = config.local {
-        let message = "`?Send` means nothing to `pool!`: the block's future is `Send` exactly \
-                       when its body allows it";
-        errors.push(syn::Error::new(span, message));
-    }
-    if config.after || config.within.is_some() || config.send.is_some() || config.sync.is_some() {
-        errors.push(syn::Error::new(
-            Span::call_site(),
-            "`pool!` options are `name`, `max_idle`, `prewarm` and `crate`",
-        ));
-    }
     let expr = match syn::parse2::<Expr>(block) {
         Ok(expr) => expr,
         Err(err) => {
@@ -63,6 +45,34 @@ pub(crate) fn pool(input: TokenStream) -> TokenStream {
         }
     };
     with_errors(errors, expand(&expr, &config))
+}
+
+/// The options before the `;`. Beside their own errors, one for each of
+/// what `pool!` takes no part in: `?Send`, the bounds, and a hand-off
+/// entry of `#[pooled]` (`pool!` has no later expansion to hand one to).
+fn options_of(tokens: TokenStream, errors: &mut Errors) -> Config {
+    let (handoff, config) = match handoff::parse_list(tokens, Context::Macro) {
+        Ok((handoff, options)) => {
+            errors.extend(options.error.map(at_first_tokens));
+            (handoff, options.config)
+        }
+        Err(err) => {
+            errors.push(at_first_tokens(err));
+            return Config::default();
+        }
+    };
+    if let Some(span) = config.local {
+        let message = "`?Send` means nothing to `pool!`: the block's future is `Send` exactly \
+                       when its body allows it";
+        errors.push(syn::Error::new(span, message));
+    }
+    if handoff.is_present() || config.send.is_some() || config.sync.is_some() {
+        errors.push(syn::Error::new(
+            Span::call_site(),
+            "`pool!` options are `name`, `max_idle`, `prewarm` and `crate`",
+        ));
+    }
+    config
 }
 
 /// `expr`, with the errors beside it, as one expression.
@@ -74,16 +84,13 @@ fn with_errors(errors: Errors, expr: TokenStream) -> TokenStream {
     quote!({ #errors #expr })
 }
 
-/// An options error as `pool!`'s, not `#[pooled]`'s.
-fn as_pool(err: syn::Error) -> syn::Error {
+/// Each error of `pool!`'s options on one span, as [`syn::Error::span`]
+/// gives it: a stable compiler can't join spans, so an error about several
+/// tokens (`name = "a" "b"`) points at the first of them.
+fn at_first_tokens(err: syn::Error) -> syn::Error {
     let mut out: Option<syn::Error> = None;
     for one in err {
-        let message = one
-            .to_string()
-            .replace("`#[pooled]` option", "`pool!` option")
-            .replace("`#[pooled]`", "`pool!`")
-            .replace("`?Send`, `Send`, `Sync`, `crate`", "`crate`");
-        let one = syn::Error::new(one.span(), message);
+        let one = syn::Error::new(one.span(), one.to_string());
         match &mut out {
             Some(first) => first.combine(one),
             None => out = Some(one),
@@ -106,6 +113,7 @@ fn split(input: TokenStream) -> (Option<TokenStream>, TokenStream) {
     }
 }
 
+/// The pool's `static` and the frame built from `expr`.
 fn expand(expr: &Expr, config: &Config) -> TokenStream {
     let mixed = Span::mixed_site();
     let private = private_path(config);

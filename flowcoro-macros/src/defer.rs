@@ -6,7 +6,8 @@
 //! first, the macro would see a plain `fn` that returns a handle, and
 //! instrument only the building of the frame. So when the item carries an
 //! attribute that may be a macro, `#[pooled]` emits the item unchanged,
-//! with itself re-attached last (with `__after`, and its options):
+//! with itself re-attached last (with its options, and `__after`: see
+//! `handoff.rs`):
 //!
 //! ```text
 //! #[pooled] #[instrument] async fn f() {}
@@ -25,7 +26,8 @@ use proc_macro2::Span;
 use syn::Attribute;
 
 use crate::args::Config;
-use crate::support::facade_path;
+use crate::handoff::{Handoff, Within};
+use crate::paths::facade_path;
 
 /// Attributes rustc (or a tool) interprets itself: never macros.
 const INERT: &[&str] = &[
@@ -71,9 +73,10 @@ fn may_be_a_macro(attr: &Attribute) -> bool {
     }
 }
 
-/// Whether the item should be left to the other attributes first.
-pub(crate) fn wanted(attrs: &[Attribute], config: &Config) -> bool {
-    !config.after && attrs.iter().any(may_be_a_macro)
+/// Whether the item should be left to the other attributes first: not if
+/// this is the copy of the attribute that already waited for them.
+pub(crate) fn wanted(attrs: &[Attribute], handoff: &Handoff) -> bool {
+    !handoff.after && attrs.iter().any(may_be_a_macro)
 }
 
 /// Whether a trait or trait impl block carries attribute macros that expand after
@@ -87,9 +90,11 @@ pub(crate) fn others_follow(block_attrs: &[Attribute]) -> bool {
 }
 
 /// Re-attaches `#[pooled]`, with these options, after the item's other
-/// outer attributes (the item is then emitted as written).
-pub(crate) fn reattach(attrs: &mut Vec<Attribute>, config: &Config) {
+/// outer attributes (the item is then emitted as written). `within`: what
+/// a method of a `#[pooled]` trait or impl block knows of its block.
+pub(crate) fn reattach(attrs: &mut Vec<Attribute>, config: &Config, within: Option<Within>) {
     let krate = facade_path(config);
     let args = config.to_args();
-    attrs.push(syn::parse_quote_spanned!(Span::mixed_site()=> #[#krate::pooled(#args)]));
+    let handoff = Handoff { after: true, within }.to_args();
+    attrs.push(syn::parse_quote_spanned!(Span::mixed_site()=> #[#krate::pooled(#args #handoff)]));
 }

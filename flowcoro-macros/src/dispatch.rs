@@ -1,4 +1,5 @@
-//! The attribute as a whole: its options, the item it is on, and which
+//! The attribute as a whole: its arguments (the user's options, and the
+//! hand-off of an earlier expansion), the item it is on, and which
 //! transform rewrites it. Errors found on the way are emitted beside the
 //! item, which is still emitted (rewritten with the valid options, or as
 //! written if it can't be); the result is `Err` only if the item does not
@@ -8,30 +9,32 @@ use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::ItemFn;
 
-use crate::args::{Config, Options};
+use crate::args::{Config, Context};
 use crate::defer;
 use crate::dyn_sig::{Role, Scope};
+use crate::errors::Errors;
+use crate::handoff::{self, Handoff};
 use crate::method::{self, Method};
-use crate::support::Errors;
 use crate::validate::{self, Target};
 use crate::{async_fn, impl_block, trait_decl};
 
+/// `#[pooled(args)] input`, expanded.
 pub(crate) fn pooled(args: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
     let mut errors = Errors::default();
-    let config = match syn::parse2::<Options>(args) {
-        Ok(options) => {
+    let (handoff, config) = match handoff::parse_list(args, Context::Attribute) {
+        Ok((handoff, options)) => {
             errors.extend(options.error);
-            options.config
+            (handoff, options.config)
         }
         Err(err) => {
             errors.push(err);
-            Config::default()
+            (Handoff::default(), Config::default())
         }
     };
-    let mut output = match validate::target(input, config.after)? {
-        Target::AsyncFn(item) => async_fn_item(*item, config, &mut errors),
-        Target::Trait(item) => trait_decl::rewrite(*item, &config, &mut errors),
-        Target::Impl(item) => impl_block::rewrite(*item, &config, &mut errors),
+    let mut output = match validate::target(input, handoff.after)? {
+        Target::AsyncFn(item) => async_fn_item(*item, config, &handoff, &mut errors),
+        Target::Trait(item) => trait_decl::rewrite(*item, &config, &handoff, &mut errors),
+        Target::Impl(item) => impl_block::rewrite(*item, &config, &handoff, &mut errors),
         Target::Rejected(item, err) => {
             errors.push(err);
             item
@@ -43,8 +46,13 @@ pub(crate) fn pooled(args: TokenStream, input: TokenStream) -> syn::Result<Token
 
 /// An `async fn`: free, a method, or a method of a `#[pooled]` trait or
 /// impl block that waited for its other attribute macros.
-fn async_fn_item(mut item: ItemFn, config: Config, errors: &mut Errors) -> TokenStream {
-    if let Some(within) = &config.within {
+fn async_fn_item(
+    mut item: ItemFn,
+    config: Config,
+    handoff: &Handoff,
+    errors: &mut Errors,
+) -> TokenStream {
+    if let Some(within) = &handoff.within {
         let scope = Scope::from_within(within);
         let role = if within.in_trait { Role::Trait { default: true } } else { Role::Impl };
         let ItemFn { attrs, vis, sig, block } = item;
@@ -59,8 +67,9 @@ fn async_fn_item(mut item: ItemFn, config: Config, errors: &mut Errors) -> Token
         errors.push(syn::Error::new(relaxed, "`?Send` and `Send` contradict each other"));
         config.send = None;
     }
-    if defer::wanted(&item.attrs, &config) {
-        defer::reattach(&mut item.attrs, &config);
+    if defer::wanted(&item.attrs, handoff) {
+        // A fn outside a `#[pooled]` block: nothing of a block to hand on.
+        defer::reattach(&mut item.attrs, &config, None);
         return item.into_token_stream();
     }
     async_fn::rewrite(item, &config)

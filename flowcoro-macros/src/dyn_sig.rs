@@ -13,10 +13,11 @@ use syn::{
     TypeImplTrait, TypeParamBound, TypeParen, TypePtr, TypeReference, WherePredicate,
 };
 
-use crate::args::{Config, Within};
+use crate::args::Config;
+use crate::handoff::Within;
 use crate::lifetimes;
+use crate::paths::private_path;
 use crate::stream_fn;
-use crate::support::private_path;
 
 /// What is in scope around a method: the trait's or impl's generics, and
 /// (for a trait) which auto traits it has as supertraits.

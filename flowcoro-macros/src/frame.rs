@@ -1,13 +1,14 @@
 //! The frame builder: the body of an `async fn` as a future built in a
 //! frame of a pool of its own. Every rewrite of an `async fn` (free, method,
-//! `dyn` trait method) puts these pieces in the `fn` it emits.
+//! `dyn` trait method) puts these pieces in the `fn` it emits, and sorts
+//! the attributes it had between that `fn` and its body.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
-use syn::{Attribute, Block, ReturnType, Signature, Type};
+use syn::{AttrStyle, Attribute, Block, ReturnType, Signature, Type};
 
 use crate::args::Config;
-use crate::support::{braced, private_path};
+use crate::paths::private_path;
 use crate::{params, receiver};
 
 /// A pooled body, in pieces.
@@ -81,7 +82,7 @@ pub(crate) fn frame(
     // cost each level of a recursion a `T`). An `impl Trait` can't be named,
     // and `!` needs none: then the output is the body's own.
     let never = matches!(&sig.output, ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)));
-    let typed_return = (!never && !params::has_impl_trait(output.clone())).then(|| {
+    let typed_return = (!never && !has_impl_trait(output.clone())).then(|| {
         // rustc notes where the output type was fixed, at this `__ret`: on
         // the declared type. (The binding is scoped to this `if`.)
         let ret = syn::Ident::new("__ret", declared_span);
@@ -157,5 +158,47 @@ impl Frame {
         let Frame { prelude, handle, brace, .. } = self;
         let tail = wrap(handle);
         braced(quote!(#prelude #tail), brace).into_token_stream()
+    }
+}
+
+/// Whether a type has an `impl Trait` in it (which a `let` can't name).
+fn has_impl_trait(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|tt| match tt {
+        TokenTree::Ident(ident) => ident == "impl",
+        TokenTree::Group(group) => has_impl_trait(group.stream()),
+        _ => false,
+    })
+}
+
+/// `tokens` in braces with the span `span` (a user's block's, so that the
+/// block counts as the user's code for rustc's and clippy's lints).
+fn braced(tokens: TokenStream, span: Span) -> Group {
+    let mut group = Group::new(Delimiter::Brace, tokens);
+    group.set_span(span);
+    group
+}
+
+/// Splits an item's attributes into outer ones (kept on the item) and inner
+/// ones (`#![...]`, kept at the top of the new body). A bare `#[must_use]`
+/// goes: the handle the new fn returns is `#[must_use]` already (and says
+/// so to clippy, which would flag the attribute as doubled); one with a
+/// reason stays.
+pub(crate) fn split_inner(attrs: Vec<Attribute>) -> (Vec<Attribute>, Vec<Attribute>) {
+    attrs
+        .into_iter()
+        .filter(|attr| !matches!(&attr.meta, syn::Meta::Path(path) if path.is_ident("must_use")))
+        .partition(|attr| matches!(attr.style, AttrStyle::Outer))
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    use super::has_impl_trait;
+
+    #[test]
+    fn an_impl_trait_is_found_at_any_depth() {
+        assert!(has_impl_trait(quote!(Vec<impl Sized>)));
+        assert!(!has_impl_trait(quote!(Box<dyn Fn() -> u8>)));
     }
 }

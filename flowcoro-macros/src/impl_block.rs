@@ -2,7 +2,7 @@
 //! gets the trait's rewritten signature and a pool of its own; of a type
 //! (inherent), each `async fn` is pooled as if it had the attribute.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::{ImplItem, ImplItemFn, ItemFn, ItemImpl};
 
@@ -10,8 +10,9 @@ use crate::args::Config;
 use crate::async_fn;
 use crate::defer;
 use crate::dyn_sig::{Role, Scope};
+use crate::errors::Errors;
+use crate::handoff::Handoff;
 use crate::method::{self, Method, block_options, bounds_on_a_dyn_method};
-use crate::support::{Errors, not_here};
 
 // Input:
 //     #[pooled]
@@ -25,7 +26,12 @@ use crate::support::{Errors, not_here};
 //         where 'life0: 'pooled, 'life1: 'pooled, Self: 'pooled
 //         { /* a frame of a pool named `<module::path::Map as module::path::Store>::get`, erased */ }
 //     }
-pub(crate) fn rewrite(mut item: ItemImpl, config: &Config, errors: &mut Errors) -> TokenStream {
+pub(crate) fn rewrite(
+    mut item: ItemImpl,
+    config: &Config,
+    handoff: &Handoff,
+    errors: &mut Errors,
+) -> TokenStream {
     block_options(config, errors);
     let in_trait = item.trait_.is_some();
     let mut config = config.clone();
@@ -35,7 +41,7 @@ pub(crate) fn rewrite(mut item: ItemImpl, config: &Config, errors: &mut Errors) 
     let config = &config;
     if !in_trait {
         if let Some(span) = config.local {
-            errors.push(not_here(span, "an inherent impl block"));
+            errors.push(relaxed_on_an_inherent_block(span));
         }
     }
     let scope = Scope::of(&item.generics);
@@ -44,8 +50,8 @@ pub(crate) fn rewrite(mut item: ItemImpl, config: &Config, errors: &mut Errors) 
     let now = in_trait && defer::others_follow(&item.attrs);
     for impl_item in &mut item.items {
         let ImplItem::Fn(method) = impl_item else { continue };
-        let Some(mut config) =
-            method::options(&mut method.attrs, &method.sig, config, true, errors)
+        let Some((mut config, handoff)) =
+            method::options(&mut method.attrs, &method.sig, config, handoff, true, errors)
         else {
             continue;
         };
@@ -54,9 +60,10 @@ pub(crate) fn rewrite(mut item: ItemImpl, config: &Config, errors: &mut Errors) 
         } else {
             config.local = None;
         }
-        if !now && defer::wanted(&method.attrs, &config) {
-            config.within = in_trait.then(|| scope.to_within(false));
-            defer::reattach(&mut method.attrs, &config);
+        if !now && defer::wanted(&method.attrs, &handoff) {
+            // A method of an inherent block is rewritten alone as a fn:
+            // nothing of the block to hand on.
+            defer::reattach(&mut method.attrs, &config, in_trait.then(|| scope.to_within(false)));
             continue;
         }
         let ImplItemFn { attrs, vis, defaultness, sig, block } = method.clone();
@@ -71,4 +78,12 @@ pub(crate) fn rewrite(mut item: ItemImpl, config: &Config, errors: &mut Errors) 
         *impl_item = ImplItem::Verbatim(rewritten);
     }
     item.into_token_stream()
+}
+
+/// The error of `?Send` on an inherent impl block, where it means nothing.
+fn relaxed_on_an_inherent_block(span: Span) -> syn::Error {
+    let message = "`?Send` applies to a `#[pooled]` trait and its impl blocks, not to an \
+                   inherent impl block: a `#[pooled]` fn's future is `Send` exactly when its \
+                   body allows it";
+    syn::Error::new(span, message)
 }

@@ -6,13 +6,29 @@
 //! Use them through the `flowcoro` crate, whose docs have runnable
 //! examples; the code they generate reaches the runtime through `flowcoro`.
 //!
-//! The crate reads top down: `lib.rs` holds the entry points; `dispatch`
-//! picks the transform for the item (`async_fn`, `stream_fn`, `trait_decl`,
-//! `impl_block`; `block` for `pool!`); the transforms share `frame` (the
-//! pooled body; `stream_fn` has a stream's), `method` and `dyn_sig` (one method of a `dyn` trait),
-//! `defer` (waiting for other attribute macros), `params`, `receiver` (a
-//! `&mut self` the body needs as a `mut` binding), `lifetimes`, `args` and
-//! `support`, which import no transform.
+//! # Modules
+//!
+//! The crate reads top down: `lib.rs` holds the entry points, and each
+//! module imports only modules listed below it.
+//!
+//! - `dispatch`: `#[pooled]` as a whole: its arguments, its item, the transform for it.
+//! - `block`: `pool!`: a future or stream built in a frame of its call site's pool.
+//! - `validate`: what `#[pooled]` accepts, and the error on anything else.
+//! - `trait_decl`: `#[pooled]` on a trait: its `async fn`s return a named, erased handle.
+//! - `impl_block`: `#[pooled]` on an impl block, of a `#[pooled]` trait or inherent.
+//! - `method`: one `async fn` of a `#[pooled]` trait or impl block: its options, its rewrite.
+//! - `async_fn`: `#[pooled]` on an `async fn`: a plain `fn` returning a pooled future.
+//! - `dyn_sig`: the signature of a `#[pooled]` trait's method, returning an erased handle.
+//! - `stream_fn`: `#[pooled]` on a `fn` returning `impl Stream`: the stream in a frame.
+//! - `frame`: the pooled body of a rewritten `async fn`, and which attributes go in it.
+//! - `params`: how the parameters move into the frame.
+//! - `receiver`: a `&mut self` the body needs as a `mut` binding.
+//! - `lifetimes`: the elided lifetimes of a signature named, and other lifetime passes.
+//! - `defer`: letting other attribute macros expand first, then rewriting what they made.
+//! - `handoff`: what one expansion of `#[pooled]` tells a later one: `__after`, `__within`.
+//! - `paths`: where generated code finds flowcoro (`::flowcoro`, or `crate = "path"`).
+//! - `args`: the user's options, parsed, with errors that name the macro they are for.
+//! - `errors`: the errors of one expansion, combined and emitted beside its output.
 #![forbid(unsafe_code)]
 
 mod args;
@@ -21,14 +37,16 @@ mod block;
 mod defer;
 mod dispatch;
 mod dyn_sig;
+mod errors;
 mod frame;
+mod handoff;
 mod impl_block;
 mod lifetimes;
 mod method;
 mod params;
+mod paths;
 mod receiver;
 mod stream_fn;
-mod support;
 mod trait_decl;
 mod validate;
 

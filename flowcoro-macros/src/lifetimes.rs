@@ -1,8 +1,10 @@
-//! The lifetimes of a `dyn` method's signature.
+//! The lifetimes of a rewritten signature: elided ones named, and the
+//! passes that find, declare or respan them.
 //!
 //! The future a `#[pooled]` trait method returns is a `PooledDyn<'pooled, T>`:
 //! it borrows whatever its arguments borrow, so every lifetime of the
-//! arguments must outlive `'pooled`. That needs names: each elided lifetime
+//! arguments must outlive `'pooled` (and a pooled fn's `impl Future` names
+//! them in its `Captures` bound). That needs names: each elided lifetime
 //! (`&self`, `&str`, `Ref<'_, T>`) gets one, in order of appearance, so a
 //! trait and its impl, rewritten alike, get the same parameters in the same
 //! order.

@@ -1,41 +1,49 @@
-//! One `async fn` of a `#[pooled]` trait or impl block: its own options,
-//! and its rewrite, in the block or alone (after other attribute macros on
-//! it expanded, see `defer.rs`).
+//! One `async fn` (or stream fn) of a `#[pooled]` trait or impl block: its
+//! options (its own on top of the block's, and those such a method can't
+//! take), and its rewrite, in the block or alone (after other attribute
+//! macros on it expanded, see `defer.rs`).
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::{Attribute, Block, Ident, Meta, Signature, Visibility};
 
-use crate::args::{Config, Options};
+use crate::args::{Config, Context, Options};
 use crate::dyn_sig::{self, Role, Scope};
-use crate::frame::frame;
+use crate::errors::Errors;
+use crate::frame::{frame, split_inner};
+use crate::handoff::{self, Handoff};
+use crate::paths::{private_path, respan};
 use crate::stream_fn::{self, is_stream_fn};
-use crate::support::{Errors, private_path, respan, split_inner};
 
 /// Takes the `#[pooled(...)]` attributes off a method of a `#[pooled]` trait
-/// or impl block and returns the block's options with theirs on top, or
-/// `None` if the method is not an `async fn` (then it is left alone).
+/// or impl block and returns the block's options and hand-off with theirs
+/// on top, or `None` if the method is not an `async fn` (then it is left
+/// alone).
 pub(crate) fn options(
     attrs: &mut Vec<Attribute>,
     sig: &Signature,
     block: &Config,
+    block_handoff: &Handoff,
     has_body: bool,
     errors: &mut Errors,
-) -> Option<Config> {
+) -> Option<(Config, Handoff)> {
     let (own, rest): (Vec<Attribute>, Vec<Attribute>) =
         std::mem::take(attrs).into_iter().partition(is_pooled);
     *attrs = rest;
     let mut config = Config::default();
+    let mut handoff = Handoff::default();
     for attr in &own {
-        let options = match &attr.meta {
-            Meta::Path(_) => Options::default(),
-            Meta::List(list) => match syn::parse2::<Options>(list.tokens.clone()) {
-                Ok(options) => options,
-                Err(err) => {
-                    errors.push(err);
-                    continue;
+        let (own_handoff, options) = match &attr.meta {
+            Meta::Path(_) => (Handoff::default(), Options::default()),
+            Meta::List(list) => {
+                match handoff::parse_list(list.tokens.clone(), Context::Attribute) {
+                    Ok(parsed) => parsed,
+                    Err(err) => {
+                        errors.push(err);
+                        continue;
+                    }
                 }
-            },
+            }
             Meta::NameValue(meta) => {
                 let message = "expected `#[pooled]` or `#[pooled(option, ...)]`";
                 errors.push(syn::Error::new_spanned(meta, message));
@@ -44,6 +52,7 @@ pub(crate) fn options(
         };
         errors.extend(options.error);
         config = config.overridden_by(options.config);
+        handoff = handoff.overridden_by(own_handoff);
     }
     let ident = &sig.ident;
     if sig.asyncness.is_none() && !is_stream_fn(sig) {
@@ -68,7 +77,7 @@ pub(crate) fn options(
         );
         errors.push(syn::Error::new_spanned(&own[0], message));
     }
-    Some(block.overridden_by(config))
+    Some((block.overridden_by(config), block_handoff.overridden_by(handoff)))
 }
 
 /// `Send` and `Sync` declare bounds of a fn's own future; a method of a

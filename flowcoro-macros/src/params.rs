@@ -141,21 +141,12 @@ fn binds_ref_mut(pat: &Pat) -> bool {
     scan(quote!(#pat))
 }
 
-/// Whether a type has an `impl Trait` in it (which a `let` can't name).
-pub(crate) fn has_impl_trait(tokens: TokenStream) -> bool {
-    tokens.into_iter().any(|tt| match tt {
-        TokenTree::Ident(ident) => ident == "impl",
-        TokenTree::Group(group) => has_impl_trait(group.stream()),
-        _ => false,
-    })
-}
-
 #[cfg(test)]
 mod tests {
-    use quote::{ToTokens, quote};
+    use quote::ToTokens;
     use syn::{FnArg, Token, parse_quote, punctuated::Punctuated};
 
-    use super::{binds_ref_mut, has_impl_trait, move_into_frame};
+    use super::{binds_ref_mut, move_into_frame};
 
     #[test]
     fn parameters_move_in_order() {
@@ -186,7 +177,5 @@ mod tests {
     fn token_scans() {
         assert!(binds_ref_mut(&parse_quote!((a, Some(ref mut b)))));
         assert!(!binds_ref_mut(&parse_quote!((ref a, mut b))));
-        assert!(has_impl_trait(quote!(Vec<impl Sized>)));
-        assert!(!has_impl_trait(quote!(Box<dyn Fn() -> u8>)));
     }
 }

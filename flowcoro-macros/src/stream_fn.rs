@@ -11,8 +11,8 @@ use syn::{
 };
 
 use crate::args::Config;
-use crate::frame::{Frame, pool_static};
-use crate::support::{private_path, respan, split_inner};
+use crate::frame::{Frame, pool_static, split_inner};
+use crate::paths::{private_path, respan};
 
 /// Whether `sig` is a plain `fn` returning `impl .. Stream<..> ..`, the
 /// other shape the attribute pools.

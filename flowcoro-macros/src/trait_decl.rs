@@ -9,8 +9,9 @@ use syn::{ItemTrait, TraitItem, TypeParamBound, Visibility};
 use crate::args::Config;
 use crate::defer;
 use crate::dyn_sig::{Role, Scope};
+use crate::errors::Errors;
+use crate::handoff::Handoff;
 use crate::method::{self, Method, block_options, bounds_on_a_dyn_method};
-use crate::support::Errors;
 
 // Input:
 //     #[pooled]
@@ -32,7 +33,12 @@ use crate::support::Errors;
 //
 // Without the `Sync` supertrait, `len` would ask `Self: Sync` itself (its
 // future holds `&self`): see `dyn_sig::rewrite`.
-pub(crate) fn rewrite(mut item: ItemTrait, config: &Config, errors: &mut Errors) -> TokenStream {
+pub(crate) fn rewrite(
+    mut item: ItemTrait,
+    config: &Config,
+    handoff: &Handoff,
+    errors: &mut Errors,
+) -> TokenStream {
     block_options(config, errors);
     let mut config = config.clone();
     bounds_on_a_dyn_method(&mut config, errors);
@@ -44,8 +50,8 @@ pub(crate) fn rewrite(mut item: ItemTrait, config: &Config, errors: &mut Errors)
     for trait_item in &mut item.items {
         let TraitItem::Fn(method) = trait_item else { continue };
         let has_body = method.default.is_some();
-        let Some(mut config) =
-            method::options(&mut method.attrs, &method.sig, config, has_body, errors)
+        let Some((mut config, handoff)) =
+            method::options(&mut method.attrs, &method.sig, config, handoff, has_body, errors)
         else {
             continue;
         };
@@ -54,9 +60,8 @@ pub(crate) fn rewrite(mut item: ItemTrait, config: &Config, errors: &mut Errors)
             method::declare(&mut method.sig, &scope, &config);
             continue;
         };
-        if !now && defer::wanted(&method.attrs, &config) {
-            config.within = Some(scope.to_within(true));
-            defer::reattach(&mut method.attrs, &config);
+        if !now && defer::wanted(&method.attrs, &handoff) {
+            defer::reattach(&mut method.attrs, &config, Some(scope.to_within(true)));
             method.default = Some(block);
             continue;
         }

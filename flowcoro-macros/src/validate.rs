@@ -1,6 +1,7 @@
-//! What the attribute accepts: an `async fn` with a body, free or in an impl;
-//! a trait declaration; an impl block. Anything else is re-emitted unchanged
-//! beside an error that says where the attribute belongs.
+//! What the attribute accepts: an `async fn` with a body (or a `fn`
+//! returning `impl Stream`), free or in an impl; a trait declaration; an
+//! impl block. Anything else is re-emitted unchanged beside an error that
+//! says where the attribute belongs.
 
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
@@ -25,7 +26,7 @@ const REQUIRES_ASYNC_FN: &str = "`#[pooled]` requires an `async fn`";
 
 /// Sorts the annotated item. Fails only when it does not parse as an item.
 /// `after`: this is the copy of the attribute that waited for the item's
-/// other attribute macros (see `defer.rs`).
+/// other attribute macros (see `defer.rs` and `handoff.rs`).
 pub(crate) fn target(input: TokenStream, after: bool) -> syn::Result<Target> {
     let item = match syn::parse2(input)? {
         Item::Fn(f) if f.sig.asyncness.is_some() || is_stream_fn(&f.sig) => {
