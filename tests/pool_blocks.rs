@@ -2,6 +2,8 @@
 //! in free fns, generic fns, closures, a `tower::Service`, spawned on
 //! tokio's multi-thread runtime, cancelled and panicking.
 
+mod support;
+
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
@@ -10,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use flowcoro::{PoolStats, Pooled, PooledDyn, pool};
+use support::stats;
 
 /// Suspends once.
 async fn tick() {
@@ -24,16 +27,6 @@ async fn tick() {
         }
     })
     .await;
-}
-
-fn stats(name: &str) -> PoolStats {
-    let pools = flowcoro::pools();
-    let names: Vec<&str> = pools.iter().map(|s| s.name).collect();
-    pools
-        .iter()
-        .find(|s| s.name == name)
-        .unwrap_or_else(|| panic!("no `{name}` in {names:?}"))
-        .clone()
 }
 
 fn double(x: u64) -> Pooled<impl Future<Output = u64> + Send> {

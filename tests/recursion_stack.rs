@@ -8,9 +8,11 @@
 //! of a local: the difference between two depths, on one thread, is the
 //! stack that many levels of polls hold.
 
+mod support;
+
 use std::future::Future;
-use std::pin::{Pin, pin};
-use std::task::{Context, Poll, Waker};
+
+use support::{block_on, yield_once};
 
 /// The address of a local of a frame below the caller's.
 #[inline(never)]
@@ -19,11 +21,14 @@ fn stack_address() -> usize {
     std::hint::black_box(&raw const here).addr()
 }
 
+/// Recurses `n` levels deep; with `yields`, the deepest call suspends once,
+/// so the stack is measured on a poll that resumes every level, not only on
+/// the first one.
 #[flowcoro::pooled]
 async fn pooled_depth(n: u32, yields: bool) -> usize {
     if n == 0 {
         if yields {
-            YieldOnce(false).await;
+            yield_once().await;
         }
         return stack_address();
     }
@@ -36,38 +41,11 @@ async fn pooled_depth(n: u32, yields: bool) -> usize {
 async fn boxed_depth(n: u32, yields: bool) -> usize {
     if n == 0 {
         if yields {
-            YieldOnce(false).await;
+            yield_once().await;
         }
         return stack_address();
     }
     boxed_depth(n - 1, yields).await
-}
-
-/// Returns `Pending` once, then `Ready`: the deepest call suspends, so the
-/// stack is measured on a poll that resumes every level, not only on the
-/// first one.
-struct YieldOnce(bool);
-
-impl Future for YieldOnce {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            return Poll::Ready(());
-        }
-        self.0 = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
-
-fn block_on<F: Future>(fut: F) -> F::Output {
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
 }
 
 const SHALLOW: u32 = 8;

@@ -3,6 +3,8 @@
 //! `LocalPooledStream`, and a `#[pooled]` trait with a stream method, on
 //! tokio's multi-thread runtime, dropped mid-way, panicking, and reused.
 
+mod support;
+
 use std::cell::Cell;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -11,18 +13,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use async_stream::stream;
-use flowcoro::{LocalPooledStream, PoolStats, Pooled, PooledStream, pool, pooled};
+use flowcoro::{LocalPooledStream, Pooled, PooledStream, pool, pooled};
 use futures::stream::{self, FusedStream, Stream, StreamExt};
-
-fn stats(name: &str) -> PoolStats {
-    let pools = flowcoro::pools();
-    let names: Vec<&str> = pools.iter().map(|s| s.name).collect();
-    pools
-        .iter()
-        .find(|s| s.name == name)
-        .unwrap_or_else(|| panic!("no `{name}` in {names:?}"))
-        .clone()
-}
+use support::stats;
 
 /// Counts its drops: what a stream's state holds, to see it dropped.
 struct Guard(Arc<AtomicUsize>);

@@ -3,19 +3,10 @@
 
 mod common;
 
-use std::future::Future;
 use std::thread;
 
-use common::{block_on, scaled, yield_once};
-use flowcoro_rt::{FramePool, PoolStats, Pooled};
-
-fn call<const N: usize>(pool: &'static FramePool) -> Pooled<impl Future<Output = usize> + Send> {
-    pool.alloc_with(|| async {
-        let buf = [1u8; N];
-        yield_once().await;
-        buf.iter().map(|&b| b as usize).sum()
-    })
-}
+use common::{block_on, scaled, sized, sized_output};
+use flowcoro_rt::{FramePool, PoolStats};
 
 static POOLS: [FramePool; 6] = [
     FramePool::new("budget::a"),
@@ -42,11 +33,12 @@ fn the_idle_budget_holds_across_pools_under_thread_churn() {
         thread::spawn(move || {
             let a = &POOLS[round % POOLS.len()];
             let b = &POOLS[(round + 1) % POOLS.len()];
-            let burst: Vec<_> = (0..scaled(200)).map(|_| call::<1000>(a)).collect();
-            let burst2: Vec<_> = (0..scaled(200)).map(|_| call::<3000>(b)).collect();
-            let total: usize = burst.into_iter().map(block_on).sum::<usize>()
-                + burst2.into_iter().map(block_on).sum::<usize>();
-            assert_eq!(total, scaled(200) * 4000);
+            let burst: Vec<_> = (0..scaled(200)).map(|_| sized::<1000>(a, 1)).collect();
+            let burst2: Vec<_> = (0..scaled(200)).map(|_| sized::<3000>(b, 1)).collect();
+            let total: u64 = burst.into_iter().map(block_on).sum::<u64>()
+                + burst2.into_iter().map(block_on).sum::<u64>();
+            let each = sized_output::<1000>(1) + sized_output::<3000>(1);
+            assert_eq!(total, scaled(200) as u64 * each);
         })
         .join()
         .unwrap();

@@ -2,23 +2,12 @@
 
 mod common;
 
-use common::{block_on, poll_once, yield_once};
-use flowcoro_rt::{FramePool, Pooled};
 use std::future::Future;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::thread;
 
-/// A future whose frame holds `N` bytes across an await.
-fn sized<const N: usize>(pool: &'static FramePool, seed: u8) -> Pooled<impl Future<Output = u64>> {
-    pool.alloc_with(move || async move {
-        let mut buf = [seed; N];
-        yield_once().await;
-        buf[N - 1] = buf[0].wrapping_add(1);
-        buf.iter().map(|&b| b as u64).sum::<u64>()
-    })
-}
-
-fn expect<const N: usize>(seed: u8) -> u64 {
-    seed as u64 * (N as u64 - 1) + seed.wrapping_add(1) as u64
-}
+use common::{block_on, poll_once, sized, sized_output as expect, yield_once};
+use flowcoro_rt::{FramePool, Pooled};
 
 #[test]
 fn large_frames_are_pooled() {
@@ -87,27 +76,34 @@ fn zero_sized_futures() {
     assert!(s.frame_size > 0);
 }
 
+/// The tests whose layouts overflow into the shared size-class pools, whose
+/// stats they read, run one at a time.
+fn size_classes() -> MutexGuard<'static, ()> {
+    static SIZE_CLASSES: Mutex<()> = Mutex::new(());
+    SIZE_CLASSES.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// One pool, one generic fn, many layouts: as a `#[pooled]` generic fn's
 /// `static` serves every instantiation.
-fn generic<const N: usize>() -> Pooled<impl Future<Output = usize>> {
+fn generic<const N: usize>() -> Pooled<impl Future<Output = u64>> {
     static POOL: FramePool = FramePool::new("layouts::generic");
-    POOL.alloc_with(|| async {
-        let buf = [1u8; N];
-        yield_once().await;
-        buf.iter().map(|&b| b as usize).sum()
-    })
+    sized::<N>(&POOL, 1)
 }
 
 #[test]
 fn a_generic_fn_pools_all_its_layouts_without_heap_fallback() {
-    fn round() -> usize {
+    fn round() -> u64 {
         block_on(generic::<8>())
             + block_on(generic::<100>())
             + block_on(generic::<1000>())
             + block_on(generic::<5000>())
             + block_on(generic::<20000>())
     }
-    let expected = 8 + 100 + 1000 + 5000 + 20000;
+    let expected = expect::<8>(1)
+        + expect::<100>(1)
+        + expect::<1000>(1)
+        + expect::<5000>(1)
+        + expect::<20000>(1);
     assert_eq!(round(), expected);
     let warm = flowcoro_rt::pools().into_iter().find(|p| p.name == "layouts::generic").unwrap();
     for _ in 0..common::scaled(100) {
@@ -123,8 +119,55 @@ fn a_generic_fn_pools_all_its_layouts_without_heap_fallback() {
 }
 
 #[test]
+fn a_generic_fn_sees_all_its_calls_in_its_own_pool() {
+    static POOL: FramePool = FramePool::new("layouts::generic_overflow");
+    let _size_classes = size_classes();
+    fn call<const N: usize>() {
+        let f = sized::<N>(&POOL, 1);
+        assert_eq!(f.pool().name(), "layouts::generic_overflow");
+        assert_eq!(block_on(f), expect::<N>(1));
+    }
+    // Eight layouts take the pool's classes; four more (each over twice the
+    // size of every class) are served by the shared size-class pools.
+    for _ in 0..2 {
+        call::<100>();
+        call::<200>();
+        call::<300>();
+        call::<400>();
+        call::<500>();
+        call::<600>();
+        call::<700>();
+        call::<800>();
+        call::<3000>();
+        call::<7000>();
+        call::<15000>();
+        call::<30000>();
+    }
+    // Held at once, and freed on another thread.
+    let held = (sized::<3000>(&POOL, 1), sized::<7000>(&POOL, 1));
+    let s = POOL.stats();
+    assert_eq!((s.allocations, s.live), (26, 2), "{s:?}");
+    assert_eq!(s.reused + s.fresh + s.heap_fallbacks, s.allocations, "{s:?}");
+    assert_eq!(s.overflow, 10, "{s:?}");
+    assert_eq!(held.0.pool().name(), "layouts::generic_overflow");
+    thread::spawn(move || {
+        let (a, b) = held;
+        assert_eq!(block_on(a) + block_on(b), expect::<3000>(1) + expect::<7000>(1));
+    })
+    .join()
+    .unwrap();
+    let s = POOL.stats();
+    assert_eq!((s.allocations, s.live, s.heap_fallbacks), (26, 0, 0), "{s:?}");
+    // Their second round came from the size-class pools' caches.
+    assert!(s.reused >= 8 + 4, "{s:?}");
+    assert!(s.frame_size >= 30000, "the largest layout it served: {s:?}");
+    assert!(flowcoro_rt::report().to_string().contains("layouts::generic_overflow"));
+}
+
+#[test]
 fn layouts_beyond_the_classes_share_a_class_or_a_size_class_pool() {
     static POOL: FramePool = FramePool::new("layouts::many");
+    let _size_classes = size_classes();
     fn f<const N: usize>() -> u64 {
         block_on(sized::<N>(&POOL, 1))
     }

@@ -3,22 +3,16 @@
 mod common;
 
 use std::cell::Cell;
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 
-use common::{block_on, poll_once, yield_once};
+use common::{Bomb, Probe, block_on, poll_once, yield_once};
 use flowcoro_rt::{FramePool, Pooled};
-
-/// Counts its drops.
-struct Probe(Arc<AtomicUsize>);
-
-impl Drop for Probe {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
 
 #[test]
 fn completes_and_returns_the_frame_on_completion() {
@@ -107,12 +101,6 @@ fn panic_inside_poll_propagates_and_frees_on_unwind() {
 #[test]
 fn panic_in_a_captured_drop_still_frees_the_frame() {
     static POOL: FramePool = FramePool::new("lifecycle::panic_drop");
-    struct Bomb;
-    impl Drop for Bomb {
-        fn drop(&mut self) {
-            panic!("drop bomb");
-        }
-    }
     let bomb = Bomb;
     let fut = POOL.alloc(async move {
         let _b = bomb;
@@ -124,6 +112,53 @@ fn panic_in_a_captured_drop_still_frees_the_frame() {
     // The frame is reusable afterwards.
     assert_eq!(block_on(POOL.alloc(async { 1 })), 1);
     assert_eq!(POOL.stats().reused, 1);
+}
+
+/// Ready at once with a `Probe`, and panics when dropped.
+struct ReadyThenPanicOnDrop(Option<Probe>);
+
+impl Future for ReadyThenPanicOnDrop {
+    type Output = Probe;
+
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Probe> {
+        Poll::Ready(self.0.take().expect("polled once"))
+    }
+}
+
+impl Drop for ReadyThenPanicOnDrop {
+    fn drop(&mut self) {
+        panic!("drop of a completed future");
+    }
+}
+
+#[test]
+fn a_future_whose_drop_panics_after_ready_drops_its_output_and_frees_its_frame_once() {
+    static POOL: FramePool = FramePool::new("lifecycle::panic_drop_after_ready");
+    let drops = Arc::new(AtomicUsize::new(0));
+    let make = || POOL.alloc(ReadyThenPanicOnDrop(Some(Probe(drops.clone()))));
+
+    // The typed handle, the erased handle and its local twin all drop the
+    // output they could not return, as the unwinding leaves them.
+    let typed = catch_unwind(AssertUnwindSafe(|| block_on(make())));
+    assert!(typed.is_err());
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    let erased = catch_unwind(AssertUnwindSafe(|| block_on(make().into_dyn())));
+    assert!(erased.is_err());
+    assert_eq!(drops.load(Ordering::SeqCst), 2, "the erased handle leaked its output");
+    let local = catch_unwind(AssertUnwindSafe(|| block_on(make().into_local_dyn())));
+    assert!(local.is_err());
+    assert_eq!(drops.load(Ordering::SeqCst), 3, "the local erased handle leaked its output");
+    let s = POOL.stats();
+    assert_eq!((s.allocations, s.live), (3, 0), "{s:?}");
+
+    // An erased handle that outlives the panic of its poll, dropped after.
+    let mut f = make().into_dyn();
+    let r = catch_unwind(AssertUnwindSafe(|| poll_once(&mut f)));
+    assert!(r.is_err());
+    assert_eq!(drops.load(Ordering::SeqCst), 4, "the erased handle leaked its output");
+    drop(f); // must not give the frame back a second time
+    let s = POOL.stats();
+    assert_eq!((s.allocations, s.live, s.idle), (4, 0, 1), "{s:?}");
 }
 
 #[test]

@@ -1,9 +1,13 @@
 //! `Pooled<F>` is `Send`/`Sync` exactly when `F` is, and always `Unpin`.
 
+mod common;
+
 use std::cell::Cell;
 use std::future::Future;
 use std::rc::Rc;
+use std::task::Poll;
 
+use common::poll_once;
 use flowcoro_rt::{FramePool, Pooled};
 
 fn is_send<T: Send>() {}
@@ -41,7 +45,6 @@ fn a_non_send_future_lives_and_dies_on_its_thread() {
     let f = POOL.alloc(async move { *r + 1 });
     assert_eq!(Rc::strong_count(&rc), 2);
     let mut f = f;
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    assert_eq!(std::pin::Pin::new(&mut f).poll(&mut cx), std::task::Poll::Ready(6));
+    assert_eq!(poll_once(&mut f), Poll::Ready(6));
     assert_eq!(Rc::strong_count(&rc), 1);
 }

@@ -12,18 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 
-use common::scaled;
+use common::{Probe, scaled};
 use flowcoro_rt::{FramePool, LocalPooledStream, Pooled, PooledStream};
 use futures_core::{FusedStream, Stream};
-
-/// Counts its drops.
-struct Guard(Arc<AtomicUsize>);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
 
 /// Yields `n - 1` down to `0`, each after one `Pending`; `!Unpin`, with
 /// `N` bytes of state it reads.
@@ -31,12 +22,12 @@ struct Countdown<const N: usize> {
     n: u32,
     pending: bool,
     state: [u8; N],
-    _guard: Option<Guard>,
+    _probe: Option<Probe>,
     _pin: PhantomPinned,
 }
 
-fn countdown<const N: usize>(n: u32, guard: Option<Guard>) -> Countdown<N> {
-    Countdown { n, pending: true, state: [1; N], _guard: guard, _pin: PhantomPinned }
+fn countdown<const N: usize>(n: u32, probe: Option<Probe>) -> Countdown<N> {
+    Countdown { n, pending: true, state: [1; N], _probe: probe, _pin: PhantomPinned }
 }
 
 impl<const N: usize> Stream for Countdown<N> {
@@ -128,9 +119,9 @@ fn erased_streams_of_different_types_in_one_vec() {
 fn dropped_midway_the_state_drops_and_the_frame_comes_back() {
     static POOL: FramePool = FramePool::new("streams::dropped");
     let drops = Arc::new(AtomicUsize::new(0));
-    let mut typed = POOL.alloc_stream(countdown::<64>(5, Some(Guard(drops.clone()))));
+    let mut typed = POOL.alloc_stream(countdown::<64>(5, Some(Probe(drops.clone()))));
     let mut erased =
-        POOL.alloc_stream(countdown::<64>(5, Some(Guard(drops.clone())))).into_dyn_stream();
+        POOL.alloc_stream(countdown::<64>(5, Some(Probe(drops.clone())))).into_dyn_stream();
     assert_eq!((first(&mut typed), first(&mut erased)), (Some(4), Some(4)));
     assert_eq!(POOL.stats().live, 2);
     drop(typed);
@@ -140,9 +131,9 @@ fn dropped_midway_the_state_drops_and_the_frame_comes_back() {
 }
 
 /// Panics on its second `poll_next`.
-struct Bomb(u32, #[allow(dead_code)] Guard);
+struct PanicsOnSecondPoll(u32, #[allow(dead_code)] Probe);
 
-impl Stream for Bomb {
+impl Stream for PanicsOnSecondPoll {
     type Item = u32;
 
     fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<u32>> {
@@ -156,8 +147,9 @@ impl Stream for Bomb {
 fn a_panic_inside_poll_next_drops_the_state_and_frees_the_frame() {
     static POOL: FramePool = FramePool::new("streams::panics");
     let drops = Arc::new(AtomicUsize::new(0));
-    let typed = POOL.alloc_stream(Bomb(0, Guard(drops.clone())));
-    let erased = POOL.alloc_stream(Bomb(0, Guard(drops.clone()))).into_local_dyn_stream();
+    let typed = POOL.alloc_stream(PanicsOnSecondPoll(0, Probe(drops.clone())));
+    let erased =
+        POOL.alloc_stream(PanicsOnSecondPoll(0, Probe(drops.clone()))).into_local_dyn_stream();
     let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         let mut typed = typed;
         drain(&mut typed)

@@ -2,20 +2,11 @@
 
 mod common;
 
-use std::future::Future;
 use std::sync::mpsc;
 use std::thread;
 
-use common::{block_on, poll_once, scaled, yield_once};
+use common::{block_on, burst, job, poll_once, scaled};
 use flowcoro_rt::{FramePool, MAGAZINE, Pooled};
-
-fn job(pool: &'static FramePool, i: u64) -> Pooled<impl Future<Output = u64> + Send> {
-    pool.alloc_with(move || async move {
-        let buf = [i as u8; 200];
-        yield_once().await;
-        i + buf[199] as u64
-    })
-}
 
 #[test]
 fn frames_allocated_here_complete_and_drop_there() {
@@ -99,12 +90,10 @@ fn idle_stays_bounded_with_many_threads_at_once() {
     let threads = 4;
     let per = scaled(500);
     let hs: Vec<_> = (0..threads)
-        .map(|t| {
+        .map(|_| {
             thread::spawn(move || {
-                for round in 0..3 {
-                    let futs: Vec<_> =
-                        (0..per).map(|i| job(&POOL, (t * per + i + round) as u64)).collect();
-                    drop(futs);
+                for _ in 0..3 {
+                    burst(&POOL, per as u64);
                 }
                 // While this thread lives, its own cache is bounded too.
                 POOL.stats().idle
@@ -138,6 +127,43 @@ fn producer_consumer_exchanges_through_the_depot() {
     let s = POOL.stats();
     assert_eq!(s.live, 0);
     assert!(s.fresh <= (8 * MAGAZINE) as u64 || cfg!(miri), "{s:?}");
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "many rounds across threads")]
+fn frames_passed_between_two_threads_keep_idle_near_the_peak() {
+    // A client pool on two workers: at most 4 calls in flight, each started
+    // on one thread and finished on the other.
+    static POOL: FramePool = FramePool::new("threads::ping_pong");
+    let (to_b, from_a) = mpsc::sync_channel::<Pooled<_>>(4);
+    let (to_a, from_b) = mpsc::sync_channel::<u64>(4);
+    let b = thread::spawn(move || {
+        for f in from_a {
+            to_a.send(block_on(f)).unwrap();
+        }
+    });
+    let rounds = 20_000;
+    for _ in 0..4 {
+        to_b.send(job(&POOL, 1)).unwrap();
+    }
+    for i in 0..rounds {
+        assert_eq!(from_b.recv().unwrap(), 2);
+        if i + 4 < rounds {
+            to_b.send(job(&POOL, 1)).unwrap();
+        }
+    }
+    drop(to_b);
+    b.join().unwrap();
+    let s = POOL.stats();
+    assert_eq!(s.live, 0);
+    assert!(s.peak_live <= 5, "{s:?}");
+    // Each thread keeps at most two magazines and a hot frame, sized by the
+    // recent peak; the depot holds the peak and a magazine in transit.
+    let cap = (s.peak_live as usize).div_ceil(2);
+    let bound = 2 * (2 * cap + 1) + s.peak_live as usize + cap;
+    assert!(s.idle as usize <= bound, "idle {} above {bound}: {s:?}", s.idle);
+    assert!(bound < MAGAZINE, "the bound is about the peak, not the magazine");
+    assert!(s.hit_ratio() > 0.99, "{s:?}");
 }
 
 #[test]
