@@ -7,9 +7,8 @@ use crate::layout::ClassKey;
 use crate::sync::{AtomicU64, Mutex, Ordering::Relaxed, lock};
 
 pub(crate) struct Classes {
-    /// Class keys, each set once, under `assign`.
+    /// Class keys, each set once, under the lock `class_for` is given.
     keys: [AtomicU64; CLASSES],
-    assign: Mutex<()>,
     /// The largest key served outside the classes (allocated alone, or by
     /// a size-class pool), for `frame_size`.
     largest_other: AtomicU64,
@@ -19,7 +18,6 @@ impl Classes {
     pub(crate) fn new() -> Classes {
         Classes {
             keys: core::array::from_fn(|_| AtomicU64::new(ClassKey::EMPTY)),
-            assign: Mutex::new(()),
             largest_other: AtomicU64::new(0),
         }
     }
@@ -39,16 +37,18 @@ impl Classes {
         })
     }
 
-    /// The class that serves `key`, assigning a free one on first sight;
-    /// `None` when the frame must be served elsewhere.
-    pub(crate) fn class_for(&self, key: ClassKey) -> Option<usize> {
+    /// The class that serves `key`, assigning a free one on first sight,
+    /// under `assign` (the pool's registry lock, which serialises the other
+    /// rare changes to the pool's shared part too); `None` when the frame
+    /// must be served elsewhere.
+    pub(crate) fn class_for<T>(&self, key: ClassKey, assign: &Mutex<T>) -> Option<usize> {
         if !key.poolable() {
             return None;
         }
         if let Some(i) = self.keys.iter().position(|k| k.load(Relaxed) == key.bits()) {
             return Some(i);
         }
-        let _assigning = lock(&self.assign);
+        let _assigning = lock(assign);
         for (i, k) in self.keys.iter().enumerate() {
             let bits = k.load(Relaxed);
             if bits == key.bits() {

@@ -134,7 +134,7 @@ impl FramePool {
             }
         }
         let served = self.served_key(key);
-        match self.shared().classes.class_for(served) {
+        match self.shared().class_for(served) {
             Some(class) => class as u8,
             None if self.overflow_pool(served).is_some() => OVERFLOW,
             None => HEAP,

@@ -168,6 +168,12 @@ impl Shared {
         shared
     }
 
+    /// The class that serves `key` (see [`Classes::class_for`]), assigned
+    /// under the registry lock.
+    pub(crate) fn class_for(&self, key: ClassKey) -> Option<usize> {
+        self.classes.class_for(key, &self.registry)
+    }
+
     /// A thread's new cache joins the registry, and the count of threads
     /// that cache the pool is updated.
     pub(crate) fn register_thread(&self, visible: NonNull<Visible>) {

@@ -71,7 +71,7 @@ impl FramePool {
         }
         let index = size_class_index(key)?;
         let sc = &SIZE_CLASSES[index];
-        sc.shared().classes.class_for(sc_key(key)).map(|_| (index, sc))
+        sc.shared().class_for(sc_key(key)).map(|_| (index, sc))
     }
 }
 

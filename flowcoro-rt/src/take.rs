@@ -141,7 +141,7 @@ impl FramePool {
         if let Some(to) = redirected {
             return self.take_overflow(idx, size_class(to), key);
         }
-        let class = shared.classes.class_for(key);
+        let class = shared.class_for(key);
         if class.is_none() {
             if let Some((to, sc)) = self.overflow_pool(key) {
                 if let Some(lp) = local_pool_or_insert(idx, shared) {
