@@ -86,23 +86,18 @@ fn captures(sig: &mut Signature, private: &TokenStream) -> Option<TokenStream> {
     }
     // The names are the expansion's: clippy asks for no elision of them.
     lifetimes::respan(sig, &found.named, Span::call_site());
-    let used: Vec<_> = found.used.iter().map(|l| respanned(l, &found.named)).collect();
-    lifetimes::declare(sig, found.named.iter().map(|l| respanned(l, &found.named)).collect());
+    let declared = found.named.iter().map(|lifetime| {
+        let mut lifetime = lifetime.clone();
+        lifetime.set_span(Span::call_site());
+        lifetime
+    });
+    lifetimes::declare(sig, declared.collect());
     let holds_self = sig.receiver().is_some() || lifetimes::mentions_self(&sig.inputs);
-    if used.is_empty() && !holds_self {
+    if found.used.is_empty() && !holds_self {
         return None;
     }
     let mixed = Span::mixed_site();
-    let used = used.iter();
+    let used = found.used.iter();
     let self_ptr = holds_self.then(|| quote_spanned!(mixed=> *const Self));
     Some(quote_spanned!(mixed=> #private::Captures<(#(&#used (),)* #self_ptr)> +))
-}
-
-/// `lifetime`, with the call site's span if it is one of `named`.
-fn respanned(lifetime: &syn::Lifetime, named: &[syn::Lifetime]) -> syn::Lifetime {
-    let mut lifetime = lifetime.clone();
-    if named.contains(&lifetime) {
-        lifetime.set_span(Span::call_site());
-    }
-    lifetime
 }

@@ -68,7 +68,7 @@ mod tests {
     /// This thread's magazine size for `pool`.
     fn cap_here(pool: &'static FramePool) -> usize {
         let lp = local_pool(pool.index.load(StdOrdering::Acquire)).expect("this thread's cache");
-        // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
+        // SAFETY: invariant 6: this thread's live cache (`local_pool`).
         unsafe { lp.as_ref() }.with_state(|st| st.mags[0].cap())
     }
 

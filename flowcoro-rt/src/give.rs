@@ -17,7 +17,11 @@ use crate::stats::Totals;
 use crate::sync::bump;
 
 /// Gives a taken frame back if something unwinds before it holds a value:
-/// the future's constructor, or the pool's own work while it holds the frame.
+/// the future's constructor, or the pool's own work after a take, while it
+/// holds the frame and this thread's state is borrowed. The frame goes back
+/// through the depot, as from a thread with no cache, never through the
+/// thread's cache: so the give-back never borrows the state a second time
+/// (invariant 5 in ARCHITECTURE.md), wherever the unwinding began.
 pub(crate) struct Unwritten {
     pub(crate) pool: &'static FramePool,
     pub(crate) frame: Frame,
@@ -26,28 +30,11 @@ pub(crate) struct Unwritten {
 
 impl Drop for Unwritten {
     fn drop(&mut self) {
-        // SAFETY: the frame came from `take_frame(key)` and holds no value:
-        // the unwinding began before it was written.
-        unsafe { self.pool.give_frame(self.frame, self.key) };
-    }
-}
-
-/// Holds a taken frame while this thread's state is borrowed (the pool's
-/// own work after a take): if something unwinds there, the frame goes back
-/// through the depot, as from a thread with no cache, so the give-back
-/// never borrows the state a second time (invariant 5 in ARCHITECTURE.md).
-pub(crate) struct Held {
-    pub(crate) pool: &'static FramePool,
-    pub(crate) frame: Frame,
-    pub(crate) key: ClassKey,
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        let Held { pool, frame, key } = *self;
+        let Unwritten { pool, frame, key } = *self;
         if frame.class == OVERFLOW {
             // SAFETY: the frame came from `take_frame(key)`, from a size-class
-            // pool, and holds no value. That pool's cache is not this one.
+            // pool, and holds no value: the unwinding began before it was
+            // written. That pool's cache is not this one.
             unsafe { pool.give_overflow(frame.ptr, key) };
         } else {
             // SAFETY: as above, a frame of this pool's class or a heap frame.
@@ -70,7 +57,8 @@ impl FramePool {
     pub(crate) unsafe fn give_back(&'static self, ptr: NonNull<u8>, key: ClassKey) {
         if self.first.load(Ordering::Relaxed) == key.bits() {
             if let Some(lp) = near_pool(self.near.load(Ordering::Relaxed)) {
-                // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`); the caller's frame, of class 0.
+                // SAFETY: invariant 6: this thread's live cache (`local_pool`);
+                // the caller's frame, of class 0.
                 unsafe { self.give_cached(lp.as_ref(), Frame { ptr, class: 0 }, key) };
                 return;
             }
@@ -88,7 +76,7 @@ impl FramePool {
     unsafe fn give_back_other(&'static self, ptr: NonNull<u8>, key: ClassKey) {
         let class = match local_pool(self.index.load(Ordering::Relaxed)) {
             Some(lp) => {
-                // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
+                // SAFETY: invariant 6: this thread's live cache (`local_pool`).
                 let lp = unsafe { lp.as_ref() };
                 match self.remembered_class(lp, key) {
                     // SAFETY: forwarded from the caller, with the class
@@ -128,7 +116,7 @@ impl FramePool {
             return 0;
         }
         if let Some(lp) = local_pool(self.index.load(Ordering::Relaxed)) {
-            // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
+            // SAFETY: invariant 6: this thread's live cache (`local_pool`).
             if let Some(class) = self.remembered_class(unsafe { lp.as_ref() }, key) {
                 return class;
             }
@@ -154,7 +142,7 @@ impl FramePool {
             return unsafe { self.give_overflow(frame.ptr, key) };
         }
         if let Some(lp) = local_pool(self.index.load(Ordering::Relaxed)) {
-            // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`); the caller's frame.
+            // SAFETY: invariant 6: this thread's live cache (`local_pool`); the caller's frame.
             unsafe { self.give_cached(lp.as_ref(), frame, key) };
             return;
         }
@@ -176,7 +164,7 @@ impl FramePool {
         let shared = self.shared();
         match local_pool_or_insert(self.register(), shared) {
             Some(lp) => {
-                // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
+                // SAFETY: invariant 6: this thread's live cache (`local_pool`).
                 let c = unsafe { lp.as_ref() }.counters();
                 bump(&c.frees, 1);
                 bump(&c.overflow_frees, 1);
@@ -246,7 +234,7 @@ impl FramePool {
         let idx = self.register();
         let shared = self.shared();
         let local = local_pool_or_insert(idx, shared).map(|lp| {
-            // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
+            // SAFETY: invariant 6: this thread's live cache (`local_pool`).
             let lp = unsafe { lp.as_ref() };
             if frame.class == HEAP {
                 let c = lp.counters();

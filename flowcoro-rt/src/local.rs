@@ -126,7 +126,7 @@ impl High {
     }
 
     pub(crate) fn is_stopped(self) -> bool {
-        self.0 == i64::MAX
+        self.0 == Self::STOPPED.0
     }
 }
 
@@ -186,7 +186,7 @@ impl LocalPool {
     /// or `retire` once no one else can; and no code that runs inside `f`
     /// calls it again, unwinding included: what gives a frame back while
     /// the state is borrowed does it through the depot
-    /// (`Held`, in give.rs), never this cache. A debug build checks
+    /// (`Unwritten`, in give.rs), never this cache. A debug build checks
     /// that.
     #[inline(always)]
     pub(crate) fn with_state<R>(&self, f: impl FnOnce(&mut LocalState) -> R) -> R {

@@ -231,7 +231,7 @@ impl FramePool {
         };
         let mut freed = Totals::default();
         if let Some(lp) = local_pool(self.index.load(Ordering::Acquire)) {
-            // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
+            // SAFETY: invariant 6: this thread's live cache (`local_pool`).
             let (frames, bytes) = unsafe { lp.as_ref() }.free_cached();
             freed.released = frames;
             freed.trimmed = frames;

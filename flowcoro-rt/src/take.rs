@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 
 use crate::decay;
 use crate::frame::{CLASS_MASK, Frame, OVERFLOW, fresh_alloc, heap_alloc};
-use crate::give::Held;
+use crate::give::Unwritten;
 use crate::layout::ClassKey;
 use crate::local::{
     LocalPool, LocalState, Peak, Visit, level, local_pool, local_pool_or_insert, near_pool,
@@ -33,7 +33,7 @@ impl FramePool {
         // magazines, are one call away.
         if self.first.load(Ordering::Relaxed) == key.bits() {
             if let Some(lp) = near_pool(self.near.load(Ordering::Relaxed)) {
-                // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
+                // SAFETY: invariant 6: this thread's live cache (`local_pool`).
                 let lp = unsafe { lp.as_ref() };
                 if let Some(ptr) = lp.visible.hot[0].take() {
                     // Counted by the free that filled the slot.
@@ -67,7 +67,7 @@ impl FramePool {
     #[inline(never)]
     fn take_other(&'static self, key: ClassKey) -> NonNull<u8> {
         if let Some(lp) = local_pool(self.index.load(Ordering::Relaxed)) {
-            // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
+            // SAFETY: invariant 6: this thread's live cache (`local_pool`).
             let lp = unsafe { lp.as_ref() };
             let cached =
                 lp.with_state(|st| st.lookup(key).and_then(|c| self.take_cached(lp, st, c, key)));
@@ -120,7 +120,7 @@ impl FramePool {
         key: ClassKey,
         reused: u64,
     ) {
-        let held = Held { pool: self, frame, key };
+        let held = Unwritten { pool: self, frame, key };
         if reused % decay::TICK == 0 {
             self.tick(lp, st);
         }
@@ -134,7 +134,7 @@ impl FramePool {
         let idx = self.register();
         let shared = self.shared();
         let redirected = local_pool(idx).and_then(|lp| {
-            // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
+            // SAFETY: invariant 6: this thread's live cache (`local_pool`).
             let lp = unsafe { lp.as_ref() };
             lp.with_state(|st| st.redirect(key))
         });
@@ -145,7 +145,7 @@ impl FramePool {
         if class.is_none() {
             if let Some((to, sc)) = self.overflow_pool(key) {
                 if let Some(lp) = local_pool_or_insert(idx, shared) {
-                    // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
+                    // SAFETY: invariant 6: this thread's live cache (`local_pool`).
                     let lp = unsafe { lp.as_ref() };
                     lp.with_state(|st| st.remember_redirect(key, to));
                 }
@@ -154,7 +154,7 @@ impl FramePool {
             }
         }
         let local = local_pool_or_insert(idx, shared).map(|lp| {
-            // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
+            // SAFETY: invariant 6: this thread's live cache (`local_pool`).
             let lp = unsafe { lp.as_ref() };
             lp.with_state(|st| self.take_slow_cached(lp, st, class, key))
         });
@@ -220,7 +220,7 @@ impl FramePool {
         bump(&c.fresh, 1);
         bump(&c.bytes_in, ckey.size() as u64);
         let frame = Frame { ptr: fresh_alloc(ckey), class: class as u8 };
-        let held = Held { pool: self, frame, key };
+        let held = Unwritten { pool: self, frame, key };
         if lp.check_high(st) == Peak::Unrecorded {
             shared.observe_peak();
         }
@@ -234,7 +234,7 @@ impl FramePool {
         let shared = self.shared();
         let sc_fresh = || {
             local_pool(sc.index.load(Ordering::Relaxed)).map_or(0, |lp| {
-                // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
+                // SAFETY: invariant 6: this thread's live cache (`local_pool`).
                 let c = unsafe { lp.as_ref() }.counters();
                 c.fresh.load(Relaxed) + c.heap_fallbacks.load(Relaxed)
             })
@@ -245,7 +245,7 @@ impl FramePool {
         let frame = Frame { ptr: frame.ptr, class: OVERFLOW };
         match local_pool_or_insert(idx, shared) {
             Some(lp) => {
-                // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
+                // SAFETY: invariant 6: this thread's live cache (`local_pool`).
                 let lp = unsafe { lp.as_ref() };
                 let c = lp.counters();
                 bump(&c.overflow, 1);
@@ -282,7 +282,7 @@ impl FramePool {
         key: ClassKey,
     ) {
         if st.high.passed_by(level(lp.counters(), lp.counters().reused.load(Relaxed))) {
-            let held = Held { pool: self, frame, key };
+            let held = Unwritten { pool: self, frame, key };
             lp.check_high(st);
             core::mem::forget(held);
         }
@@ -294,7 +294,7 @@ mod tests {
     use std::sync::atomic::Ordering as StdOrdering;
 
     use crate::decay;
-    use crate::give::Held;
+    use crate::give::Unwritten;
     use crate::layout::{ClassKey, KeyOf};
     use crate::lifecycle::hooks::with_panic_at;
     use crate::local::local_pool;
@@ -340,12 +340,12 @@ mod tests {
         // SAFETY: taken above for `key`, holding no value.
         unsafe { POOL.give_back(other.ptr, key) };
         let lp = local_pool(POOL.index.load(StdOrdering::Acquire)).expect("this thread's cache");
-        // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
+        // SAFETY: invariant 6: this thread's live cache (`local_pool`).
         let lp = unsafe { lp.as_ref() };
         assert!(lp.visible.hot[0].holds_frame(), "the hot slot is full");
         let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             lp.with_state(|_| {
-                let _held = Held { pool: &POOL, frame: held, key };
+                let _held = Unwritten { pool: &POOL, frame: held, key };
                 panic!("the pool's own work unwinds");
             })
         }));
@@ -363,7 +363,7 @@ mod tests {
 
     fn seen_keys(pool: &'static FramePool) -> Vec<u64> {
         let lp = local_pool(pool.index.load(StdOrdering::Acquire)).expect("this thread's cache");
-        // SAFETY: this thread's cache, alive while registered (invariant 6, `local_pool`).
+        // SAFETY: invariant 6: this thread's live cache (`local_pool`).
         unsafe { lp.as_ref() }.with_state(|st| {
             st.keys.iter().map(|&(k, _)| k).filter(|&k| k != ClassKey::EMPTY).collect()
         })
