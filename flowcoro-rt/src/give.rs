@@ -16,12 +16,9 @@ use crate::pool::FramePool;
 use crate::stats::Totals;
 use crate::sync::bump;
 
-/// Gives a taken frame back if something unwinds before it holds a value:
-/// the future's constructor, or the pool's own work after a take, while it
-/// holds the frame and this thread's state is borrowed. The frame goes back
-/// through the depot, as from a thread with no cache, never through the
-/// thread's cache: so the give-back never borrows the state a second time
-/// (invariant 5 in ARCHITECTURE.md), wherever the unwinding began.
+/// Gives a taken frame back if the future's constructor unwinds before the
+/// frame holds a value: to this thread's cache, like any free, so the
+/// thread's next call reuses it (tests/model.rs checks that).
 pub(crate) struct Unwritten {
     pub(crate) pool: &'static FramePool,
     pub(crate) frame: Frame,
@@ -30,11 +27,28 @@ pub(crate) struct Unwritten {
 
 impl Drop for Unwritten {
     fn drop(&mut self) {
-        let Unwritten { pool, frame, key } = *self;
+        // SAFETY: the frame came from `take_frame(key)` and holds no value:
+        // the unwinding began before it was written.
+        unsafe { self.pool.give_frame(self.frame, self.key) };
+    }
+}
+
+/// [`Unwritten`] for the pool's own work after a take, while this thread's
+/// state is borrowed: if something unwinds there, the frame goes back
+/// through the depot, as from a thread with no cache, so the give-back
+/// never borrows the state a second time (invariant 5 in ARCHITECTURE.md).
+pub(crate) struct Held {
+    pub(crate) pool: &'static FramePool,
+    pub(crate) frame: Frame,
+    pub(crate) key: ClassKey,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let Held { pool, frame, key } = *self;
         if frame.class == OVERFLOW {
             // SAFETY: the frame came from `take_frame(key)`, from a size-class
-            // pool, and holds no value: the unwinding began before it was
-            // written. That pool's cache is not this one.
+            // pool, and holds no value. That pool's cache is not this one.
             unsafe { pool.give_overflow(frame.ptr, key) };
         } else {
             // SAFETY: as above, a frame of this pool's class or a heap frame.

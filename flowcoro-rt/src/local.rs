@@ -186,7 +186,7 @@ impl LocalPool {
     /// or `retire` once no one else can; and no code that runs inside `f`
     /// calls it again, unwinding included: what gives a frame back while
     /// the state is borrowed does it through the depot
-    /// (`Unwritten`, in give.rs), never this cache. A debug build checks
+    /// (`Held`, in give.rs), never this cache. A debug build checks
     /// that.
     #[inline(always)]
     pub(crate) fn with_state<R>(&self, f: impl FnOnce(&mut LocalState) -> R) -> R {

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 
 use crate::decay;
 use crate::frame::{CLASS_MASK, Frame, OVERFLOW, fresh_alloc, heap_alloc};
-use crate::give::Unwritten;
+use crate::give::Held;
 use crate::layout::ClassKey;
 use crate::local::{
     LocalPool, LocalState, Peak, Visit, level, local_pool, local_pool_or_insert, near_pool,
@@ -120,7 +120,7 @@ impl FramePool {
         key: ClassKey,
         reused: u64,
     ) {
-        let held = Unwritten { pool: self, frame, key };
+        let held = Held { pool: self, frame, key };
         if reused % decay::TICK == 0 {
             self.tick(lp, st);
         }
@@ -220,7 +220,7 @@ impl FramePool {
         bump(&c.fresh, 1);
         bump(&c.bytes_in, ckey.size() as u64);
         let frame = Frame { ptr: fresh_alloc(ckey), class: class as u8 };
-        let held = Unwritten { pool: self, frame, key };
+        let held = Held { pool: self, frame, key };
         if lp.check_high(st) == Peak::Unrecorded {
             shared.observe_peak();
         }
@@ -282,7 +282,7 @@ impl FramePool {
         key: ClassKey,
     ) {
         if st.high.passed_by(level(lp.counters(), lp.counters().reused.load(Relaxed))) {
-            let held = Unwritten { pool: self, frame, key };
+            let held = Held { pool: self, frame, key };
             lp.check_high(st);
             core::mem::forget(held);
         }
@@ -294,7 +294,7 @@ mod tests {
     use std::sync::atomic::Ordering as StdOrdering;
 
     use crate::decay;
-    use crate::give::Unwritten;
+    use crate::give::Held;
     use crate::layout::{ClassKey, KeyOf};
     use crate::lifecycle::hooks::with_panic_at;
     use crate::local::local_pool;
@@ -345,7 +345,7 @@ mod tests {
         assert!(lp.visible.hot[0].holds_frame(), "the hot slot is full");
         let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             lp.with_state(|_| {
-                let _held = Unwritten { pool: &POOL, frame: held, key };
+                let _held = Held { pool: &POOL, frame: held, key };
                 panic!("the pool's own work unwinds");
             })
         }));
