@@ -124,6 +124,7 @@
 //! it, `prewarm` reserves frames up front, [`set_idle_budget`] caps idle
 //! bytes across pools and [`trim_all`] frees what is cached now. See
 //! [`FramePool`] for the details and [`PoolStats`] for what is counted.
+#![cfg_attr(not(feature = "std"), no_std)]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -175,6 +176,8 @@ pub use flowcoro_macros::pool;
 /// assert_eq!((stats.allocations, stats.live), (4, 0));
 /// ```
 pub use flowcoro_macros::pooled;
+#[cfg(not(feature = "std"))]
+pub use flowcoro_rt::tick;
 pub use flowcoro_rt::{
     DECAY_HALF_LIFE, DECAY_HOLD, FramePool, LocalPooledDyn, LocalPooledStream, PoolStats, Pooled,
     PooledDyn, PooledStream, Report, idle_budget, pools, report, set_idle_budget, trim_all,

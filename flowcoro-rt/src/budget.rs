@@ -2,8 +2,9 @@
 //! books of what they keep while a cap is set, and giving back when it is
 //! passed. A pool's shared part joins on first use, as a [`Holder`].
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use alloc::vec::Vec;
+
+use crate::sync::{AtomicU64, Mutex, Ordering::Relaxed, lock};
 
 /// The cap on idle bytes across all pools (`u64::MAX`: none).
 static IDLE_BUDGET: AtomicU64 = AtomicU64::new(u64::MAX);
@@ -23,11 +24,11 @@ pub(crate) trait Holder: Sync {
 
 /// A pool's shared part joins the budget's books, once.
 pub(crate) fn join(holder: &'static dyn Holder) {
-    HOLDERS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(holder);
+    lock(&HOLDERS).push(holder);
 }
 
 fn holders() -> Vec<&'static dyn Holder> {
-    HOLDERS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    lock(&HOLDERS).clone()
 }
 
 /// Caps the idle memory of all pools together: when the frames cached in

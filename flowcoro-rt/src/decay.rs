@@ -16,9 +16,16 @@
 //! The real clock is read at most about once per millisecond per thread. A
 //! decay step runs at most every [`STEP`] per pool.
 
+#[cfg(feature = "std")]
 use core::cell::Cell;
+use core::time::Duration;
+#[cfg(feature = "std")]
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+#[cfg(feature = "std")]
+pub(crate) use std::time::Instant;
+
+#[cfg(not(feature = "std"))]
+pub(crate) use self::logical::{Instant, advance};
 
 /// A self-tuned pool keeps frames for its recent peak this long after the
 /// peak was seen ...
@@ -28,6 +35,7 @@ pub const DECAY_HOLD: Duration = Duration::from_millis(500);
 pub const DECAY_HALF_LIFE: Duration = Duration::from_secs(1);
 /// Calls of a pool on one thread between two ticks: at least this many ...
 pub(crate) const TICK: u64 = if cfg!(miri) { 4 } else { 32 };
+#[cfg(feature = "std")]
 /// ... and at most this many, which a busy thread reaches.
 pub(crate) const MAX_TICK: u64 = if cfg!(miri) { 16 } else { 1024 };
 /// Least time between two decay steps of one pool.
@@ -42,21 +50,42 @@ pub(crate) fn decayed(peak: u64, at: Instant, now: Instant) -> u64 {
     let Some(decaying) = age.checked_sub(DECAY_HOLD) else {
         return peak;
     };
-    let halvings = decaying.as_secs_f64() / DECAY_HALF_LIFE.as_secs_f64();
-    (peak as f64 * 0.5f64.powf(halvings)).floor() as u64
+    // Whole half-lives, then the fraction of the next one in sixteenths (a
+    // table of 2^(-k/16)): no float functions, which `core` lacks.
+    let half = DECAY_HALF_LIFE.as_nanos();
+    let whole = decaying.as_nanos() / half;
+    if whole >= 64 {
+        return 0;
+    }
+    let sixteenths = (decaying.as_nanos() % half * 16 / half) as usize;
+    ((u128::from(peak) * u128::from(FRACTION[sixteenths])) >> (16 + whole)) as u64
 }
+
+/// `2^(-k/16)` for `k` in `0..16`, in units of `2^-16`, rounded down.
+const FRACTION: [u32; 16] = [
+    65536, 62757, 60096, 57548, 55108, 52772, 50535, 48392, 46340, 44376, 42494, 40693, 38967,
+    37315, 35733, 34218,
+];
 
 /// Milliseconds since the first use of the clock, for rate limits kept in
 /// atomics.
+#[cfg(feature = "std")]
 pub(crate) fn millis(now: Instant) -> u64 {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
     let epoch = *EPOCH.get_or_init(Instant::now);
     now.saturating_duration_since(epoch).as_millis() as u64
 }
 
+/// Milliseconds of the logical clock.
+#[cfg(not(feature = "std"))]
+pub(crate) fn millis(now: Instant) -> u64 {
+    now.millis()
+}
+
 /// A cheap, monotonic-enough count: the x86-64 time-stamp counter (a few
 /// nanoseconds), or the real clock elsewhere. Only compared with itself, to
 /// skip real clock reads that would come too soon.
+#[cfg(feature = "std")]
 #[inline]
 fn cycles() -> u64 {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
@@ -73,8 +102,10 @@ fn cycles() -> u64 {
 
 /// Cycles to let pass between two real clock reads of one thread: about a
 /// millisecond at common clock rates.
+#[cfg(feature = "std")]
 const MIN_CYCLES: u64 = 1 << 21;
 
+#[cfg(feature = "std")]
 thread_local! {
     static LAST_LOOK: Cell<u64> = const { Cell::new(0) };
     static LAST_TICK: Cell<u64> = const { Cell::new(0) };
@@ -83,6 +114,7 @@ thread_local! {
 /// A tick of a pool on this thread, `interval` calls after the last one:
 /// the next interval, and the current time unless this thread looked at the
 /// clock too recently to bother.
+#[cfg(feature = "std")]
 #[inline]
 pub(crate) fn tick(interval: u64) -> (u64, Option<Instant>) {
     let now = cycles();
@@ -97,6 +129,47 @@ pub(crate) fn tick(interval: u64) -> (u64, Option<Instant>) {
         }
     });
     (next, if recent { None } else { Some(Instant::now()) })
+}
+
+/// Without std, no thread caches tick: time is what
+/// [`flowcoro_rt::tick`](crate::tick) says has passed.
+#[cfg(not(feature = "std"))]
+pub(crate) fn tick(interval: u64) -> (u64, Option<Instant>) {
+    (interval, None)
+}
+
+/// The clock of a `no_std` build: the time the program says has passed,
+/// through [`flowcoro_rt::tick`](crate::tick), in milliseconds.
+#[cfg(not(feature = "std"))]
+mod logical {
+    use core::time::Duration;
+
+    use crate::sync::{AtomicU64, Ordering::Relaxed};
+
+    static NOW_MS: AtomicU64 = AtomicU64::new(0);
+
+    #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+    pub(crate) struct Instant(u64);
+
+    impl Instant {
+        pub(crate) fn now() -> Instant {
+            Instant(NOW_MS.load(Relaxed))
+        }
+
+        pub(crate) fn saturating_duration_since(self, earlier: Instant) -> Duration {
+            Duration::from_millis(self.0.saturating_sub(earlier.0))
+        }
+
+        pub(crate) fn millis(self) -> u64 {
+            self.0
+        }
+    }
+
+    /// Moves the clock on by `elapsed`; returns the new time.
+    pub(crate) fn advance(elapsed: Duration) -> Instant {
+        let ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        Instant(NOW_MS.fetch_add(ms, Relaxed).saturating_add(ms))
+    }
 }
 
 #[cfg(all(test, not(loom)))]

@@ -3,7 +3,11 @@
 //! once per magazine, never per call, and the empty containers they travel
 //! in.
 
+use alloc::vec::Vec;
+use core::ptr::NonNull;
+
 use crate::freelist::List;
+use crate::shared::MAGAZINE;
 use crate::sync::{Mutex, lock};
 
 /// Empty containers a depot keeps for threads that spill; more are freed.
@@ -78,6 +82,51 @@ impl Depot {
         let batch = s.full.pop()?;
         s.frames -= batch.len();
         Some(batch)
+    }
+
+    /// Keeps one free frame if the depot stays within `limit` frames;
+    /// otherwise hands it back for the caller to free. The frame joins the
+    /// top batch while it has room, or a container the depot kept: this
+    /// allocates only while the depot grows past what it ever held. The way
+    /// a frame comes back without a thread cache (every frame, without
+    /// std).
+    pub(crate) fn push_one(&self, frame: NonNull<u8>, limit: usize) -> Result<(), NonNull<u8>> {
+        let mut s = lock(&self.stacks);
+        if s.frames >= limit {
+            return Err(frame);
+        }
+        let s = &mut *s;
+        let top = match s.full.last_mut() {
+            Some(top) if top.has_room_for(top.len() + 1) => top,
+            _ => {
+                let mut container = s.empty.pop().unwrap_or_default();
+                container.reserve(MAGAZINE);
+                s.full.push(container);
+                s.full.last_mut().unwrap_or_else(|| unreachable!("a batch was just pushed"))
+            }
+        };
+        // SAFETY: invariant 1: the caller's free frame of this depot's
+        // class, now the depot's.
+        unsafe { top.push(frame) };
+        s.frames += 1;
+        Ok(())
+    }
+
+    /// Takes one free frame: the way a frame is taken without a thread
+    /// cache.
+    pub(crate) fn pop_one(&self) -> Option<NonNull<u8>> {
+        let mut s = lock(&self.stacks);
+        let s = &mut *s;
+        let top = s.full.last_mut()?;
+        let frame = top.pop();
+        if top.is_empty() {
+            let empty = s.full.pop().unwrap_or_default();
+            if s.empty.len() < SPARE_CONTAINERS {
+                s.empty.push(empty);
+            }
+        }
+        s.frames -= usize::from(frame.is_some());
+        frame
     }
 
     /// Takes one full batch.

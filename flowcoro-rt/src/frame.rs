@@ -6,8 +6,8 @@
 //! never moves while it is in use (it is pinned where it lives) and an idle
 //! frame can be given back alone.
 
+use alloc::alloc::{alloc, dealloc, handle_alloc_error};
 use core::ptr::NonNull;
-use std::alloc::{alloc, dealloc, handle_alloc_error};
 
 use crate::freelist::List;
 use crate::layout::{ClassKey, MIN_ALIGN};

@@ -8,6 +8,7 @@
 //! it has every address at hand, and its writes to the frames overlap.
 //! Magazines move between a thread and the depot whole, by their container.
 
+use alloc::vec::Vec;
 use core::ptr::NonNull;
 
 /// A stack of free frames of one class.
@@ -79,6 +80,7 @@ pub(crate) struct Magazines {
 }
 
 impl Magazines {
+    #[cfg(feature = "std")]
     pub(crate) const fn new(cap: usize) -> Magazines {
         Magazines { cur: List::new(), prev: List::new(), spare: List::new(), cap }
     }

@@ -6,7 +6,6 @@
 //! alone freed.
 
 use core::ptr::NonNull;
-use std::sync::atomic::Ordering;
 
 use crate::frame::{CLASS_MASK, Frame, HEAP, OVERFLOW, heap_free};
 use crate::hot::HOT_MASK;
@@ -14,7 +13,7 @@ use crate::layout::ClassKey;
 use crate::local::{LocalPool, Visit, local_pool, local_pool_or_insert, near_pool};
 use crate::pool::FramePool;
 use crate::stats::Totals;
-use crate::sync::bump;
+use crate::sync::{Ordering, bump};
 
 /// Gives a taken frame back if the future's constructor unwinds before the
 /// frame holds a value: to this thread's cache, like any free, so the

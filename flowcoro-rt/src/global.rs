@@ -1,19 +1,19 @@
 //! Every pool: the list a pool joins on its first use, and what reads it,
 //! `pools()`, `report()` and `trim_all()`.
 
-use std::sync::Mutex;
-use std::sync::atomic::Ordering;
+use alloc::vec::Vec;
 
 use crate::budget;
 use crate::local::NEAR;
 use crate::pool::FramePool;
 use crate::stats::{PoolStats, Report};
+use crate::sync::{Mutex, Ordering, lock};
 
 static POOLS: Mutex<Vec<&'static FramePool>> = Mutex::new(Vec::new());
 
 /// Every pool used so far, in the order they were first used.
 pub(crate) fn all() -> Vec<&'static FramePool> {
-    POOLS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    lock(&POOLS).clone()
 }
 
 impl FramePool {
@@ -25,7 +25,7 @@ impl FramePool {
             return idx;
         }
         let shared = self.shared();
-        let mut all = POOLS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut all = lock(&POOLS);
         let idx = self.index.load(Ordering::Acquire);
         if idx != 0 {
             return idx;

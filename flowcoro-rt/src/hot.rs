@@ -41,6 +41,7 @@ const _: () = assert!(core::mem::align_of::<u8>() == CLOSED);
 pub(crate) struct Full;
 
 impl HotSlot {
+    #[cfg(feature = "std")]
     pub(crate) fn new(open: bool) -> HotSlot {
         // A dangling `u8` pointer's address is 1, `CLOSED`, with no provenance.
         let closed = NonNull::<u8>::dangling().as_ptr();
@@ -86,6 +87,7 @@ pub(crate) struct Visible {
 }
 
 impl Visible {
+    #[cfg(feature = "std")]
     /// Fresh counters, and hot slots open if the pool keeps idle frames.
     pub(crate) fn new(open: bool) -> Visible {
         Visible {

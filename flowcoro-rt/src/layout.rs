@@ -37,7 +37,10 @@ impl ClassKey {
             Some(s) => s & !(granule - 1),
             None => panic!("future too large for a frame"),
         };
-        assert!(size < (1 << SHIFT) && size <= isize::MAX as usize, "future too large for a frame");
+        assert!(
+            (size as u64) < (1 << SHIFT) && size <= isize::MAX as usize,
+            "future too large for a frame"
+        );
         ClassKey(size as u64 | ((align.trailing_zeros() as u64) << SHIFT))
     }
 

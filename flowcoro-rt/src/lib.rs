@@ -48,8 +48,11 @@
 //! `ARCHITECTURE.md`, beside this crate's manifest, maps the code: a file
 //! per concern, a frame's round trip through them, and where each invariant
 //! the `unsafe` code relies on is established.
+#![cfg_attr(not(feature = "std"), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
+
+extern crate alloc;
 
 mod adaptive;
 mod budget;
@@ -79,6 +82,8 @@ pub use decay::{DECAY_HALF_LIFE, DECAY_HOLD};
 pub use erased::{LocalPooledDyn, PooledDyn};
 pub use erased_stream::{LocalPooledStream, PooledStream};
 pub use global::{pools, report, trim_all};
+#[cfg(not(feature = "std"))]
+pub use lifecycle::tick;
 pub use pool::FramePool;
 pub use pooled::Pooled;
 // Magazine sizes, for tests and benches that size their loads by them: not

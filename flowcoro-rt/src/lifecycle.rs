@@ -8,15 +8,13 @@
 //! of each lap of frees into a pool's hot slot, or every [`decay::TICK`]
 //! reuses from its magazines (see `decay.rs` for the intervals).
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
-
 use crate::budget;
 use crate::decay;
+use crate::decay::Instant;
 use crate::global;
 use crate::local::{High, LocalPool, LocalState};
 use crate::pool::FramePool;
-use crate::sync::Ordering::Relaxed;
+use crate::sync::{AtomicU64, Ordering, Ordering::Relaxed};
 
 /// When the last pass over every pool ran, in [`decay::millis`].
 static LAST_PASS: AtomicU64 = AtomicU64::new(0);
@@ -75,6 +73,21 @@ impl FramePool {
             decay_pass(now);
         }
     }
+}
+
+/// Tells the pools, in a `no_std` build, that `elapsed` has passed since
+/// the last call (or since start), and runs their decay: each pool's idle
+/// bound follows its decayed recent peak, and the frames its depot keeps
+/// beyond that go back to the allocator; the idle budget is enforced.
+///
+/// Without std there is no clock: call this now and then (every second,
+/// from a timer task, say) for idle memory to go back by itself; without
+/// it, idle frames stay bounded by each pool's peak and `max_idle`, and
+/// [`trim_all`](crate::trim_all) frees them. (With std, each thread looks at
+/// the clock as it calls its pools, and this function does not exist.)
+#[cfg(not(feature = "std"))]
+pub fn tick(elapsed: core::time::Duration) {
+    decay_pass(decay::advance(elapsed));
 }
 
 /// A decay step on every pool (for the pools that see no traffic), then the

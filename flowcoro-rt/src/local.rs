@@ -3,6 +3,8 @@
 //! its decay tick and its level for the peak; created on the thread's first
 //! call of the pool and handed back to the depot when the thread exits.
 
+#[cfg(feature = "std")]
+use alloc::{boxed::Box, vec::Vec};
 use core::cell::{Cell, UnsafeCell};
 use core::ptr::NonNull;
 
@@ -11,7 +13,9 @@ use crate::frame::{CLASSES, free_list};
 use crate::freelist::{List, Magazines};
 use crate::hot::Visible;
 use crate::layout::ClassKey;
-use crate::shared::{MAGAZINE, Shared};
+#[cfg(feature = "std")]
+use crate::shared::MAGAZINE;
+use crate::shared::Shared;
 use crate::stats::Counters;
 use crate::sync::{Ordering::Relaxed, bump};
 
@@ -153,6 +157,7 @@ pub(crate) fn level(c: &Counters, reused: u64) -> i64 {
 }
 
 impl LocalPool {
+    #[cfg(feature = "std")]
     /// A leaked, boxed cache, registered with the pool's stats.
     fn boxed(shared: &'static Shared) -> NonNull<LocalPool> {
         let cap = shared.thread_cap.load(Relaxed);
@@ -327,6 +332,7 @@ impl LocalPool {
         })
     }
 
+    #[cfg(feature = "std")]
     /// Thread exit: hands the cached frames to the depot and the counters to
     /// the pool's retired totals, then frees the cache.
     ///
@@ -375,6 +381,7 @@ impl Drop for Entered<'_> {
     }
 }
 
+#[cfg(feature = "std")]
 /// The fast view of this thread's caches: a plain array of `LocalPool`
 /// pointers indexed by pool, in a thread-local that needs no destructor, so
 /// reaching it is one `fs`-relative load with no liveness check.
@@ -388,15 +395,18 @@ struct Table {
     dead: Cell<bool>,
 }
 
+#[cfg(feature = "std")]
 /// Owns this thread's caches; dropped at thread exit.
 struct Owner {
     pools: UnsafeCell<Vec<*mut LocalPool>>,
 }
 
+#[cfg(feature = "std")]
 /// An empty entry of `NEAR_TABLE`, copied into each.
 #[allow(clippy::declare_interior_mutable_const)]
 const NO_POOL: Cell<*mut LocalPool> = Cell::new(core::ptr::null_mut());
 
+#[cfg(feature = "std")]
 thread_local! {
     static TABLE: Table = const {
         Table { ptr: Cell::new(core::ptr::null()), len: Cell::new(0), dead: Cell::new(false) }
@@ -412,6 +422,7 @@ thread_local! {
 pub(crate) const NEAR: usize = 64;
 const _: () = assert!(NEAR.is_power_of_two());
 
+#[cfg(feature = "std")]
 /// This thread's cache for the pool whose `near` index is `near` (`0`: none):
 /// [`local_pool`] in one load.
 #[inline(always)]
@@ -420,6 +431,7 @@ pub(crate) fn near_pool(near: usize) -> Option<NonNull<LocalPool>> {
     NEAR_TABLE.with(|t| NonNull::new(t[near & (NEAR - 1)].get()))
 }
 
+#[cfg(feature = "std")]
 /// This thread's cache for the pool at registry index `idx` (`0`: none yet).
 ///
 /// The caller may turn the pointer into a shared reference while it runs:
@@ -439,6 +451,7 @@ pub(crate) fn local_pool(idx: usize) -> Option<NonNull<LocalPool>> {
     })
 }
 
+#[cfg(feature = "std")]
 /// This thread's cache for the pool at registry index `idx`, whose shared
 /// part is `shared`, created on first use; `None` once the thread is
 /// tearing down its thread-locals.
@@ -477,6 +490,7 @@ pub(crate) fn local_pool_or_insert(
         .flatten()
 }
 
+#[cfg(feature = "std")]
 impl Drop for Owner {
     fn drop(&mut self) {
         TABLE.with(|t| {
@@ -493,4 +507,27 @@ impl Drop for Owner {
             }
         }
     }
+}
+
+/// Without std there are no thread caches: every call takes the pool's
+/// shared path (`shared.rs`, the paths of a thread with no cache), under
+/// its critical-section locks.
+#[cfg(not(feature = "std"))]
+#[inline(always)]
+pub(crate) fn near_pool(_near: usize) -> Option<NonNull<LocalPool>> {
+    None
+}
+
+#[cfg(not(feature = "std"))]
+#[inline(always)]
+pub(crate) fn local_pool(_idx: usize) -> Option<NonNull<LocalPool>> {
+    None
+}
+
+#[cfg(not(feature = "std"))]
+pub(crate) fn local_pool_or_insert(
+    _idx: usize,
+    _shared: &'static Shared,
+) -> Option<NonNull<LocalPool>> {
+    None
 }

@@ -9,13 +9,12 @@
 //! `global.rs` (the list of every pool).
 
 use core::fmt;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::layout::ClassKey;
 use crate::local::local_pool;
 use crate::shared::{SELF_TUNED, Settings, Shared};
 use crate::stats::{PoolStats, Totals};
+use crate::sync::{AtomicU64, AtomicUsize, OnceBox, Ordering};
 
 /// A typed pool of `async fn` frames: the memory a `#[pooled]` function's
 /// calls live in.
@@ -113,7 +112,7 @@ pub struct FramePool {
     /// Behind a pointer, so that the `static` of each pooled fn stays a
     /// few words: the shared part is a kilobyte, and only used pools need
     /// one.
-    shared: OnceLock<Box<Shared>>,
+    shared: OnceBox<Shared>,
 }
 
 /// Where a pool's name comes from.
@@ -134,7 +133,7 @@ impl FramePool {
             index: AtomicUsize::new(0),
             near: AtomicUsize::new(0),
             first: AtomicU64::new(ClassKey::EMPTY),
-            shared: OnceLock::new(),
+            shared: OnceBox::new(),
         }
     }
 
@@ -202,12 +201,12 @@ impl FramePool {
 
     /// The part of the pool all threads share, built on first use.
     pub(crate) fn shared(&self) -> &Shared {
-        self.shared.get_or_init(|| Box::new(Shared::new(self.settings)))
+        self.shared.get_or_init(|| Shared::new(self.settings))
     }
 
     /// [`shared`](FramePool::shared), if built yet.
     pub(crate) fn shared_if_used(&self) -> Option<&Shared> {
-        self.shared.get().map(|shared| &**shared)
+        self.shared.get()
     }
 
     /// What the pool has done so far. Takes the pool's registry lock and sums

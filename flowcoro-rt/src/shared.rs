@@ -4,12 +4,12 @@
 //! left, the bounds on idle frames its recent peak sets, and the paths of
 //! frames taken or given back on a thread whose cache is already gone.
 
+use alloc::vec::Vec;
 use core::ptr::NonNull;
-use std::time::Instant;
 
 use crate::budget;
 use crate::classes::Classes;
-use crate::decay;
+use crate::decay::{self, Instant};
 use crate::depot::Depot;
 use crate::frame::{CLASSES, Frame, HEAP, free_list, fresh_alloc, heap_alloc, heap_free};
 use crate::freelist::List;
@@ -174,6 +174,7 @@ impl Shared {
         self.classes.class_for(key, &self.registry)
     }
 
+    #[cfg(feature = "std")]
     /// A thread's new cache joins the registry, and the count of threads
     /// that cache the pool is updated.
     pub(crate) fn register_thread(&self, visible: NonNull<Visible>) {
@@ -182,6 +183,7 @@ impl Shared {
         self.threads.store(reg.threads.len(), Relaxed);
     }
 
+    #[cfg(feature = "std")]
     /// A thread's cache leaves the registry (its thread exits), its counters
     /// kept in the retired totals. After this, nothing reads `visible` again.
     pub(crate) fn unregister_thread(&self, visible: NonNull<Visible>) {
@@ -323,6 +325,27 @@ impl Shared {
         Ok(empty)
     }
 
+    /// [`depot_push`](Shared::depot_push) of one frame, within the same
+    /// bounds.
+    fn depot_push_one(
+        &self,
+        class: usize,
+        frame: NonNull<u8>,
+        limit: usize,
+    ) -> Result<(), NonNull<u8>> {
+        let bytes = self.classes.key(class).size() as u64;
+        let over = budget::would_pass(bytes);
+        if over && self.depot_bytes() + bytes > budget::fair_share() {
+            return Err(frame);
+        }
+        self.depots[class].push_one(frame, limit)?;
+        budget::added(bytes);
+        if over {
+            budget::enforce();
+        }
+        Ok(())
+    }
+
     /// Puts a batch in the depot whatever its limit: frames taken from it a
     /// moment ago (they fitted), or reserved by prewarming (the floor).
     pub(crate) fn depot_put_back(&self, class: usize, batch: List) {
@@ -348,8 +371,13 @@ impl Shared {
 
     /// Accounts for `batch`, just taken from the depot.
     fn took(&self, class: usize, batch: &List) {
+        self.took_bytes(class, batch.len());
+    }
+
+    /// Accounts for `frames` frames of `class`, just taken from the depot.
+    fn took_bytes(&self, class: usize, frames: usize) {
         if budget::limited() {
-            budget::taken((batch.len() * self.classes.key(class).size()) as u64);
+            budget::taken((frames * self.classes.key(class).size()) as u64);
         }
     }
 
@@ -414,11 +442,10 @@ impl Shared {
                 heap_alloc(key)
             }
             Some(class) => {
-                let reused = self.depot_pop(class).and_then(|mut batch| {
-                    let p = batch.pop();
-                    self.depot_put_back(class, batch);
-                    p
-                });
+                let reused = self.depots[class].pop_one();
+                if reused.is_some() {
+                    self.took_bytes(class, 1);
+                }
                 let ptr = match reused {
                     Some(p) => {
                         t.reused = 1;
@@ -435,6 +462,11 @@ impl Shared {
             }
         };
         self.add_retired(&t);
+        if t.reused == 0 {
+            // The pool grew: its idle bound follows, so the frames come back
+            // to the depot, not the allocator.
+            self.observe_peak();
+        }
         frame
     }
 
@@ -452,13 +484,13 @@ impl Shared {
             unsafe { heap_free(frame.ptr, key) };
         } else {
             let class = frame.class as usize;
-            let mut one = List::new();
-            // SAFETY: the caller gives us this free frame of `class`.
-            unsafe { one.push(frame.ptr) };
             // No thread cache holds it: the depot may keep it up to the pool's
             // bound; past that it is freed.
             let limit = (self.idle_limit.load(Relaxed) as usize).min(self.settings.max_idle);
-            if let Err(mut one) = self.depot_push(class, one, limit) {
+            if let Err(ptr) = self.depot_push_one(class, frame.ptr, limit) {
+                let mut one = List::new();
+                // SAFETY: the caller gives us this free frame of `class`.
+                unsafe { one.push(ptr) };
                 let (frames, bytes) = free_list(&mut one, self.classes.key(class));
                 t.released = frames;
                 t.bytes_out = bytes;

@@ -1,6 +1,9 @@
 //! Pool statistics: per-thread counters that only their thread writes, summed
 //! when someone asks.
 
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
 
 use crate::decay::TICK;

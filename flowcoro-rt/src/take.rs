@@ -6,7 +6,6 @@
 //! the hot slot it came from.
 
 use core::ptr::NonNull;
-use std::sync::atomic::Ordering;
 
 use crate::decay;
 use crate::frame::{CLASS_MASK, Frame, OVERFLOW, fresh_alloc, heap_alloc};
@@ -18,7 +17,7 @@ use crate::local::{
 use crate::pool::FramePool;
 use crate::size_class::{sc_key, size_class};
 use crate::stats::Totals;
-use crate::sync::{Ordering::Relaxed, Ordering::Release, bump};
+use crate::sync::{Ordering, Ordering::Relaxed, Ordering::Release, bump};
 
 impl FramePool {
     /// Takes a frame for `key`: the fast path. A layout past this pool's
