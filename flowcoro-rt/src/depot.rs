@@ -101,6 +101,9 @@ impl Depot {
             _ => {
                 let mut container = s.empty.pop().unwrap_or_default();
                 container.reserve(MAGAZINE);
+                // Room for the containers `pop_one` empties, now: a depot
+                // that has grown never allocates to shrink.
+                s.empty.reserve_exact(SPARE_CONTAINERS.saturating_sub(s.empty.len()));
                 s.full.push(container);
                 s.full.last_mut().unwrap_or_else(|| unreachable!("a batch was just pushed"))
             }

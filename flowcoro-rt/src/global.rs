@@ -44,7 +44,7 @@ impl FramePool {
 /// Every pool used so far, sorted by name.
 pub fn pools() -> Vec<PoolStats> {
     let mut stats: Vec<PoolStats> = all().iter().map(|p| p.stats()).collect();
-    stats.sort_by(|a, b| a.name.cmp(b.name));
+    stats.sort_unstable_by(|a, b| a.name.cmp(b.name));
     stats
 }
 

@@ -5,7 +5,9 @@
 
 #[cfg(feature = "std")]
 use alloc::{boxed::Box, vec::Vec};
-use core::cell::{Cell, UnsafeCell};
+#[cfg(any(debug_assertions, feature = "std"))]
+use core::cell::Cell;
+use core::cell::UnsafeCell;
 use core::ptr::NonNull;
 
 use crate::decay;

@@ -389,15 +389,39 @@ pub struct Report {
     pub pools: Vec<PoolStats>,
 }
 
+/// `b` in the largest binary unit it reaches, to a tenth. Integer
+/// arithmetic only, as for [`Hundredths`]: a firmware that prints the
+/// report pulls in no float formatting.
 fn human_bytes(b: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
+    let mut unit = 0;
+    while unit + 1 < UNITS.len() && b >> (10 * (unit + 1)) > 0 {
+        unit += 1;
     }
-    if u == 0 { format!("{b} B") } else { format!("{v:.1} {}", UNITS[u]) }
+    if unit == 0 {
+        return format!("{b} B");
+    }
+    let scale = 1u128 << (10 * unit);
+    let tenths = (u128::from(b) * 10 + scale / 2) / scale;
+    format!("{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
+}
+
+/// A share as a percentage to two decimals (`80.95`), rounded to nearest.
+struct Hundredths {
+    part: u64,
+    whole: u64,
+}
+
+impl fmt::Display for Hundredths {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = if self.whole == 0 {
+            0
+        } else {
+            let whole = u128::from(self.whole);
+            (u128::from(self.part) * 10_000 + whole / 2) / whole
+        };
+        f.pad(&format!("{}.{:02}", n / 100, n % 100))
+    }
 }
 
 impl fmt::Display for Report {
@@ -422,11 +446,11 @@ impl fmt::Display for Report {
         for p in &self.pools {
             writeln!(
                 f,
-                "{:<name_w$}  {:>8}  {:>12}  {:>6.2}%  {:>8}  {:>6}  {:>8}  {:>8}  {:>8}  {:>10}  {:>8}  {:>8}",
+                "{:<name_w$}  {:>8}  {:>12}  {:>6}%  {:>8}  {:>6}  {:>8}  {:>8}  {:>8}  {:>10}  {:>8}  {:>8}",
                 p.name,
                 human_bytes(p.frame_size as u64),
                 p.allocations,
-                p.hit_ratio() * 100.0,
+                Hundredths { part: p.reused, whole: p.allocations },
                 p.fresh,
                 p.heap_fallbacks,
                 p.live,
@@ -465,6 +489,21 @@ impl fmt::Display for Report {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn figures_print_as_floats_would_round_them() {
+        let cases = [(0, "0 B"), (1023, "1023 B"), (1024, "1.0 KiB"), (1536, "1.5 KiB")];
+        for (bytes, text) in cases {
+            assert_eq!(human_bytes(bytes), text);
+        }
+        assert_eq!(human_bytes(1_048_575), "1024.0 KiB");
+        assert_eq!(human_bytes(5 << 30), "5.0 GiB");
+        let pct = |part, whole| format!("{:>6}", Hundredths { part, whole });
+        assert_eq!(pct(17, 21), " 80.95");
+        assert_eq!(pct(0, 0), "  0.00");
+        assert_eq!(pct(3, 3), "100.00");
+        assert_eq!(pct(2, 3), " 66.67");
+    }
 
     #[test]
     fn idle_and_live_from_totals() {
