@@ -124,6 +124,17 @@
 //! it, `prewarm` reserves frames up front, [`set_idle_budget`] caps idle
 //! bytes across pools and [`trim_all`] frees what is cached now. See
 //! [`FramePool`] for the details and [`PoolStats`] for what is counted.
+//!
+//! # Without std
+//!
+//! With `default-features = false` the crate is `no_std` + `alloc`, for
+//! microcontrollers. The `std` feature (on by default) is the per-thread
+//! caches and the clock; without it every call takes and gives back its
+//! frame at its pool's depot under a [`critical-section`] lock (which the
+//! program or its HAL implements), and idle frames decay as `tick` (only
+//! without std) says time passes. Everything else is the same.
+//!
+//! [`critical-section`]: https://docs.rs/critical-section
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]

@@ -45,6 +45,12 @@
 //! in use. See [`FramePool`] for the memory bounds and [`PoolStats`] for what
 //! is counted.
 //!
+//! Without the `std` feature (on by default) there are no thread caches:
+//! each call takes and gives back its frame at the pool's depot, under a
+//! [`critical-section`](https://docs.rs/critical-section) lock, and time
+//! (for decay) is what `tick` says has passed. The crate is then `no_std` +
+//! `alloc`.
+//!
 //! `ARCHITECTURE.md`, beside this crate's manifest, maps the code: a file
 //! per concern, a frame's round trip through them, and where each invariant
 //! the `unsafe` code relies on is established.
