@@ -28,7 +28,8 @@
 //! when the future completes or is dropped. Its behaviour is the `async
 //! fn`'s: same laziness, same drop order of arguments, `Send` exactly when
 //! the `async fn`'s future would be, in crates of any edition. Options:
-//! `name = "label"`, `max_idle = N`, `prewarm = N`, `crate = "path"`.
+//! `name = "label"`, `max_idle = N`, `prewarm = N`, `capacity = N` and
+//! `frame_size = B` (frames in static memory), `crate = "path"`.
 //!
 //! # `dyn` async traits without a `Box`
 //!
@@ -191,7 +192,8 @@ pub use flowcoro_macros::pooled;
 pub use flowcoro_rt::tick;
 pub use flowcoro_rt::{
     DECAY_HALF_LIFE, DECAY_HOLD, FramePool, LocalPooledDyn, LocalPooledStream, PoolStats, Pooled,
-    PooledDyn, PooledStream, Report, idle_budget, pools, report, set_idle_budget, trim_all,
+    PooledDyn, PooledStream, Report, StaticFrames, idle_budget, pools, report, set_idle_budget,
+    trim_all,
 };
 // Magazine sizes, for tests and benches that size their loads by them: not
 // API (smaller under Miri, and free to change).
@@ -204,6 +206,7 @@ pub mod __private {
     pub use core::future::Future;
     pub use flowcoro_rt::{
         FramePool, LocalPooledDyn, LocalPooledStream, Pooled, PooledDyn, PooledStream,
+        StaticFrames, fits,
     };
     pub use futures_core::Stream;
 

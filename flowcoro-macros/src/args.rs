@@ -39,8 +39,11 @@ impl Context {
     /// uses: the bounds mean nothing to it.
     fn keys(self) -> &'static str {
         match self {
-            Context::Attribute => "`?Send`, `Send`, `Sync`, `crate`, `name`, `max_idle`, `prewarm`",
-            Context::Macro => "`crate`, `name`, `max_idle`, `prewarm`",
+            Context::Attribute => {
+                "`?Send`, `Send`, `Sync`, `crate`, `name`, `max_idle`, `prewarm`, `capacity`, \
+                 `frame_size`"
+            }
+            Context::Macro => "`crate`, `name`, `max_idle`, `prewarm`, `capacity`, `frame_size`",
         }
     }
 }
@@ -56,6 +59,10 @@ pub(crate) struct Config {
     pub(crate) max_idle: Option<LitInt>,
     /// `prewarm = N`: frames reserved on the first call.
     pub(crate) prewarm: Option<LitInt>,
+    /// `capacity = N`: frames in static memory, served first.
+    pub(crate) capacity: Option<LitInt>,
+    /// `frame_size = B`: the bytes of each static frame.
+    pub(crate) frame_size: Option<LitInt>,
     /// `?Send`: a trait's futures need not be `Send` (where the `?` is).
     pub(crate) local: Option<Span>,
     /// `Send`: a fn's future is declared `Send` in its signature.
@@ -72,6 +79,8 @@ impl Config {
             name: inner.name.or_else(|| self.name.clone()),
             max_idle: inner.max_idle.or_else(|| self.max_idle.clone()),
             prewarm: inner.prewarm.or_else(|| self.prewarm.clone()),
+            capacity: inner.capacity.or_else(|| self.capacity.clone()),
+            frame_size: inner.frame_size.or_else(|| self.frame_size.clone()),
             local: inner.local.or(self.local),
             send: inner.send.or(self.send),
             sync: inner.sync.or(self.sync),
@@ -105,6 +114,12 @@ impl Config {
         if let Some(n) = &self.prewarm {
             args.extend(quote_spanned!(mixed=> prewarm = #n,));
         }
+        if let Some(n) = &self.capacity {
+            args.extend(quote_spanned!(mixed=> capacity = #n,));
+        }
+        if let Some(n) = &self.frame_size {
+            args.extend(quote_spanned!(mixed=> frame_size = #n,));
+        }
         args
     }
 }
@@ -131,6 +146,20 @@ impl Options {
     // Input:  ?Send, crate = "path", name = "label", max_idle = 64, prewarm = 16
     // Output: Options { config: Config { krate, name, max_idle, prewarm, local }, error }
     fn parse_list(input: ParseStream<'_>, context: Context) -> syn::Result<Options> {
+        let mut options = Options::parse_items(input, context)?;
+        if let (Some(size), None) = (&options.config.frame_size, &options.config.capacity) {
+            let message = format!(
+                "{} option `frame_size` sizes the static frames of `capacity`: \
+                 `capacity = 4, frame_size = {}`",
+                context.who(),
+                size.base10_digits()
+            );
+            options.fail(syn::Error::new(size.span(), message));
+        }
+        Ok(options)
+    }
+
+    fn parse_items(input: ParseStream<'_>, context: Context) -> syn::Result<Options> {
         let mut options = Options { context, ..Options::default() };
         while !input.is_empty() {
             if input.peek(Token![?]) {
@@ -165,7 +194,10 @@ impl Options {
         if matches!(name.as_str(), "Send" | "Sync") {
             return self.apply_bound(&key, value);
         }
-        if !matches!(name.as_str(), "crate" | "name" | "max_idle" | "prewarm") {
+        if !matches!(
+            name.as_str(),
+            "crate" | "name" | "max_idle" | "prewarm" | "capacity" | "frame_size"
+        ) {
             let keys = self.context.keys();
             let message = format!("unknown {who} option `{name}`; expected one of {keys}");
             return self.fail(syn::Error::new(key.span(), message));
@@ -178,6 +210,8 @@ impl Options {
             "crate" => "crate = \"path::to::flowcoro\"",
             "name" => "name = \"label\"",
             "prewarm" => "prewarm = 16",
+            "capacity" => "capacity = 4",
+            "frame_size" => "frame_size = 256",
             _ => "max_idle = 64",
         };
         let needs_a_value = format!("{who} option `{name}` needs a value: `{example}`");
@@ -196,6 +230,10 @@ impl Options {
             "name" => parse_name(value, example, context).map(|lit| self.config.name = Some(lit)),
             "prewarm" => parse_count(&name, value, example, context)
                 .map(|lit| self.config.prewarm = Some(lit)),
+            "capacity" => parse_count(&name, value, example, context)
+                .map(|lit| self.config.capacity = Some(lit)),
+            "frame_size" => parse_count(&name, value, example, context)
+                .map(|lit| self.config.frame_size = Some(lit)),
             _ => parse_count(&name, value, example, context)
                 .map(|lit| self.config.max_idle = Some(lit)),
         };
@@ -375,7 +413,7 @@ mod tests {
         assert_eq!(
             errors(&options),
             [
-                "unknown `#[pooled]` option `size`; expected one of `?Send`, `Send`, `Sync`, `crate`, `name`, `max_idle`, `prewarm`",
+                "unknown `#[pooled]` option `size`; expected one of `?Send`, `Send`, `Sync`, `crate`, `name`, `max_idle`, `prewarm`, `capacity`, `frame_size`",
                 "duplicate `#[pooled]` option `name`",
                 "`#[pooled]` option `max_idle` must be a `usize` literal: `max_idle = 64`",
                 "expected a path to the flowcoro crate: `crate = \"path::to::flowcoro\"`",
@@ -406,7 +444,7 @@ mod tests {
         assert_eq!(
             errors(&options),
             [
-                "unknown `pool!` option `size`; expected one of `crate`, `name`, `max_idle`, `prewarm`",
+                "unknown `pool!` option `size`; expected one of `crate`, `name`, `max_idle`, `prewarm`, `capacity`, `frame_size`",
                 "`pool!` option `name` must not be empty: `name = \"label\"`",
                 "duplicate `pool!` option `name`",
                 "`pool!` option `max_idle` must be a `usize` literal: `max_idle = 64`",
@@ -420,7 +458,7 @@ mod tests {
         let broken = Options::parser(Context::Macro).parse_str(r#""x""#).err().expect("fails");
         assert_eq!(
             broken.to_string(),
-            "expected a `pool!` option: one of `crate`, `name`, `max_idle`, `prewarm`"
+            "expected a `pool!` option: one of `crate`, `name`, `max_idle`, `prewarm`, `capacity`, `frame_size`"
         );
     }
 

@@ -69,7 +69,7 @@ fn options_of(tokens: TokenStream, errors: &mut Errors) -> Config {
     if handoff.is_present() || config.send.is_some() || config.sync.is_some() {
         errors.push(syn::Error::new(
             Span::call_site(),
-            "`pool!` options are `name`, `max_idle`, `prewarm` and `crate`",
+            "`pool!` options are `name`, `max_idle`, `prewarm`, `capacity`, `frame_size` and `crate`",
         ));
     }
     config
@@ -123,29 +123,34 @@ fn expand(expr: &Expr, config: &Config) -> TokenStream {
             ::core::concat!(::core::module_path!(), ":", ::core::line!(), ":", ::core::column!())
         },
     };
-    let max_idle = config.max_idle.as_ref().map(|n| quote_spanned!(mixed=> .with_max_idle(#n)));
-    let prewarm = config.prewarm.as_ref().map(|n| quote_spanned!(mixed=> .with_prewarm(#n)));
+    let settings = crate::frame::settings(config);
+    let (frames, with_frames) = crate::frame::static_frames(config);
     let static_pool = quote_spanned! {mixed=>
-        static POOL: #private::FramePool = #private::FramePool::new(#name) #max_idle #prewarm;
+        #frames
+        static POOL: #private::FramePool = #private::FramePool::new(#name) #settings #with_frames;
     };
     if let Expr::Async(_) = expr {
+        let handle = quote_spanned!(mixed=> #private::FramePool::alloc_with(&POOL, || #expr));
+        let handle = crate::frame::checked_fit(config, handle);
         return quote_spanned! {mixed=>
             {
                 #static_pool
-                #private::FramePool::alloc_with(&POOL, || #expr)
+                #handle
             }
         };
     }
     // Any other expression may be a future or a stream: the probe's method
     // resolves for either, and for anything else rustc says that neither
     // trait holds, on the expression.
+    let placed = quote_spanned!(mixed=> #private::FramePool::place_with(&POOL, || #expr));
+    let checked = crate::frame::checked_fit(config, placed);
     let span = syn::spanned::Spanned::span(expr);
     let method = syn::Ident::new("pool_takes_a_future_or_a_stream", span);
     let probe = quote_spanned!(mixed=> (&#private::Probe::of(&__handle)).#method());
     quote_spanned! {mixed=>
         {
             #static_pool
-            let __handle = #private::FramePool::place_with(&POOL, || #expr);
+            let __handle = #checked;
             #[allow(unused_imports)]
             use #private::{ProbeFuture as _, ProbeStream as _};
             #probe;

@@ -121,6 +121,7 @@ pub(crate) fn frame(
         let __make = #closure;
     };
     let handle = quote_spanned!(mixed=> #private::FramePool::alloc_with(__pool, __make));
+    let handle = checked_fit(config, handle);
     Frame { output, prelude, handle, brace }
 }
 
@@ -140,14 +141,66 @@ pub(crate) fn pool_static(config: &Config) -> TokenStream {
             quote_spanned!(mixed=> #private::FramePool::at_site(&__flowcoro_site)),
         ),
     };
-    let max_idle = config.max_idle.as_ref().map(|n| quote_spanned!(mixed=> .with_max_idle(#n)));
-    let prewarm = config.prewarm.as_ref().map(|n| quote_spanned!(mixed=> .with_prewarm(#n)));
+    let settings = settings(config);
+    let (frames, with_frames) = static_frames(config);
     quote_spanned! {mixed=>
         let __pool: &'static #private::FramePool = {
             #site
-            static POOL: #private::FramePool = #pool #max_idle #prewarm;
+            #frames
+            static POOL: #private::FramePool = #pool #settings #with_frames;
             &POOL
         };
+    }
+}
+
+/// The pool's settings as the builder calls after its constructor:
+/// `.with_max_idle(N)`, `.with_prewarm(N)`.
+pub(crate) fn settings(config: &Config) -> TokenStream {
+    let mixed = Span::mixed_site();
+    let max_idle = config.max_idle.as_ref().map(|n| quote_spanned!(mixed=> .with_max_idle(#n)));
+    let prewarm = config.prewarm.as_ref().map(|n| quote_spanned!(mixed=> .with_prewarm(#n)));
+    quote!(#max_idle #prewarm)
+}
+
+/// Bytes per static frame when `capacity` is given alone.
+const DEFAULT_FRAME_SIZE: usize = 256;
+
+/// With `capacity = N`: the `static FRAMES` the pool serves first, and the
+/// builder call that gives them to it.
+pub(crate) fn static_frames(config: &Config) -> (TokenStream, TokenStream) {
+    let mixed = Span::mixed_site();
+    let private = private_path(config);
+    let Some(capacity) = &config.capacity else {
+        return (TokenStream::new(), TokenStream::new());
+    };
+    let size = frame_size(config);
+    (
+        quote_spanned! {mixed=>
+            static FRAMES: #private::StaticFrames<#capacity, #size> = #private::StaticFrames::new();
+        },
+        quote_spanned!(mixed=> .with_static_frames(&FRAMES)),
+    )
+}
+
+/// With `capacity`: `handle`, checked at compile time to fit the static
+/// frames.
+pub(crate) fn checked_fit(config: &Config, handle: TokenStream) -> TokenStream {
+    if config.capacity.is_none() {
+        return handle;
+    }
+    let mixed = Span::mixed_site();
+    let private = private_path(config);
+    let size = frame_size(config);
+    quote_spanned!(mixed=> #private::fits::<#size, _>(#handle))
+}
+
+fn frame_size(config: &Config) -> TokenStream {
+    match &config.frame_size {
+        Some(size) => size.to_token_stream(),
+        None => {
+            let size = syn::LitInt::new(&DEFAULT_FRAME_SIZE.to_string(), Span::mixed_site());
+            size.to_token_stream()
+        }
     }
 }
 

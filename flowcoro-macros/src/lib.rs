@@ -113,6 +113,11 @@ use proc_macro::TokenStream;
 ///   pool's recent peak of live frames and decays after it).
 /// - `prewarm = N`: frames the pool reserves in one batch on the first call,
 ///   so the first `N` concurrent calls need no allocation.
+/// - `capacity = N`, `frame_size = B` (default 256): `N` frames of `B`
+///   bytes in static memory (a `static` beside the pool), served first and
+///   never freed; past `N` live calls, frames come from the heap as usual.
+///   A future whose frame (rounded up to 64-byte lines, plus a word) is
+///   larger than `B` is a compile-time error. For microcontrollers.
 ///
 /// # Expansion
 ///
@@ -320,8 +325,8 @@ pub fn pooled(args: TokenStream, input: TokenStream) -> TokenStream {
 /// ```
 ///
 /// Options, before a `;`: `name = "label"` (default: the module path, line
-/// and column of the call), `max_idle = N`, `prewarm = N`, `crate =
-/// "path"`, as for `#[pooled]`. Each call site has a pool of its own (a
+/// and column of the call), `max_idle = N`, `prewarm = N`, `capacity = N`,
+/// `frame_size = B`, `crate = "path"`, as for `#[pooled]`. Each call site has a pool of its own (a
 /// `static` in the expansion), also in a generic fn, a closure or another
 /// macro's expansion; two sites with the same `name` are two pools.
 #[proc_macro]

@@ -107,6 +107,7 @@ pub(crate) fn frame(
     let call = respan(quote!(#private::FramePool::alloc_stream_with), declared);
     let pool_ref = quote_spanned!(mixed=> __pool);
     let handle = quote_spanned!(declared=> #call(#pool_ref, #closure));
+    let handle = crate::frame::checked_fit(config, handle);
     Frame { output: TokenStream::new(), prelude, handle, brace }
 }
 

@@ -26,6 +26,9 @@ pub(crate) const HEAP: u8 = u8::MAX;
 /// Marks a frame of a shared size-class pool, taken for a layout this pool
 /// has no class for: it goes back there, and this pool counts the call.
 pub(crate) const OVERFLOW: u8 = 62;
+/// Marks a frame of the pool's static frames (`reserve.rs`): it goes back
+/// there.
+pub(crate) const STATIC: u8 = 61;
 
 /// A frame taken from a pool: its memory and the class that serves it.
 #[derive(Clone, Copy)]
@@ -37,6 +40,7 @@ pub(crate) struct Frame {
 const TAG: usize = MIN_ALIGN - 1;
 const _: () = assert!(HEAP as usize & TAG == TAG && CLASSES <= TAG);
 const _: () = assert!(OVERFLOW as usize & TAG == OVERFLOW as usize && OVERFLOW as usize >= CLASSES);
+const _: () = assert!(STATIC as usize & TAG == STATIC as usize && STATIC as usize >= CLASSES);
 
 impl Frame {
     /// The frame in one word, so that the out-of-line takes return in a

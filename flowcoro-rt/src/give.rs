@@ -7,7 +7,7 @@
 
 use core::ptr::NonNull;
 
-use crate::frame::{CLASS_MASK, Frame, HEAP, OVERFLOW, heap_free};
+use crate::frame::{CLASS_MASK, Frame, HEAP, OVERFLOW, STATIC, heap_free};
 use crate::hot::HOT_MASK;
 use crate::layout::ClassKey;
 use crate::local::{LocalPool, Visit, local_pool, local_pool_or_insert, near_pool};
@@ -87,6 +87,9 @@ impl FramePool {
     /// As [`FramePool::give_back`].
     #[inline(never)]
     unsafe fn give_back_other(&'static self, ptr: NonNull<u8>, key: ClassKey) {
+        if self.reserve.is_some() && self.give_static(ptr) {
+            return;
+        }
         let class = match local_pool(self.index.load(Ordering::Relaxed)) {
             Some(lp) => {
                 // SAFETY: invariant 6: this thread's live cache (`local_pool`).
@@ -150,6 +153,9 @@ impl FramePool {
     /// no longer holds a value.
     #[inline(never)]
     pub(crate) unsafe fn give_frame(&'static self, frame: Frame, key: ClassKey) {
+        if frame.class == STATIC && self.give_static(frame.ptr) {
+            return;
+        }
         if frame.class == OVERFLOW {
             // SAFETY: forwarded from the caller.
             return unsafe { self.give_overflow(frame.ptr, key) };
@@ -161,6 +167,17 @@ impl FramePool {
         }
         // SAFETY: forwarded from the caller.
         unsafe { self.give_back_slow(frame, key) }
+    }
+
+    /// Gives `ptr` back to the pool's static frames if it is one of them,
+    /// and counts the free.
+    #[cold]
+    fn give_static(&'static self, ptr: NonNull<u8>) -> bool {
+        let given = self.reserve.is_some_and(|reserve| reserve.give(ptr));
+        if given {
+            self.shared().add_retired(&Totals { frees: 1, ..Totals::default() });
+        }
+        given
     }
 
     /// Gives a frame of a size-class pool back to it, and counts the free

@@ -77,6 +77,7 @@ mod lifecycle;
 mod local;
 mod pool;
 mod pooled;
+mod reserve;
 mod shared;
 mod size_class;
 mod stats;
@@ -92,6 +93,9 @@ pub use global::{pools, report, trim_all};
 pub use lifecycle::tick;
 pub use pool::FramePool;
 pub use pooled::Pooled;
+pub use reserve::StaticFrames;
+#[doc(hidden)]
+pub use reserve::fits;
 // Magazine sizes, for tests and benches that size their loads by them: not
 // API (smaller under Miri, and free to change).
 #[doc(hidden)]

@@ -10,8 +10,9 @@
 
 use core::fmt;
 
-use crate::layout::ClassKey;
+use crate::layout::{CACHE_LINE, ClassKey};
 use crate::local::local_pool;
+use crate::reserve::{Reserve, StaticFrames};
 use crate::shared::{SELF_TUNED, Settings, Shared};
 use crate::stats::{PoolStats, Totals};
 use crate::sync::{AtomicU64, AtomicUsize, OnceBox, Ordering};
@@ -113,6 +114,9 @@ pub struct FramePool {
     /// few words: the shared part is a kilobyte, and only used pools need
     /// one.
     shared: OnceBox<Shared>,
+    /// Frames in static memory, served first (`reserve.rs`); a pool with
+    /// them never sets `first`, so its calls take the path that looks here.
+    pub(crate) reserve: Option<&'static dyn Reserve>,
 }
 
 /// Where a pool's name comes from.
@@ -134,6 +138,7 @@ impl FramePool {
             near: AtomicUsize::new(0),
             first: AtomicU64::new(ClassKey::EMPTY),
             shared: OnceBox::new(),
+            reserve: None,
         }
     }
 
@@ -158,6 +163,31 @@ impl FramePool {
     #[must_use]
     pub const fn with_prewarm(mut self, frames: usize) -> FramePool {
         self.settings.prewarm = frames;
+        self
+    }
+
+    /// Serves the pool's calls from `frames`, in static memory, first: with
+    /// no allocator while at most `N` are live, and a future up to `B`
+    /// bytes (its frame, rounded up to 64-byte lines with a word after the
+    /// future). Past that, calls take ordinary frames from the heap.
+    /// `#[pooled(capacity = N, frame_size = B)]` declares both.
+    ///
+    /// ```
+    /// use flowcoro_rt::{FramePool, StaticFrames};
+    ///
+    /// static FRAMES: StaticFrames<4, 128> = StaticFrames::new();
+    /// static POOL: FramePool = FramePool::new("app::tick").with_static_frames(&FRAMES);
+    ///
+    /// let call = POOL.alloc(async { 1 + 1 });
+    /// # drop(call);
+    /// assert_eq!(POOL.stats().fresh, 0);
+    /// ```
+    #[must_use]
+    pub const fn with_static_frames<const N: usize, const B: usize>(
+        mut self,
+        frames: &'static StaticFrames<N, B>,
+    ) -> FramePool {
+        self.reserve = Some(frames);
         self
     }
 
@@ -212,10 +242,16 @@ impl FramePool {
     /// What the pool has done so far. Takes the pool's registry lock and sums
     /// each thread's counters; see [`PoolStats`] for how exact that is.
     pub fn stats(&self) -> PoolStats {
-        match self.shared.get() {
+        let mut stats = match self.shared.get() {
             Some(shared) => shared.stats(self.name()),
             None => PoolStats::empty(self.name()),
+        };
+        if let Some(reserve) = self.reserve {
+            if stats.frame_size < reserve.frame_size() {
+                (stats.frame_size, stats.frame_align) = (reserve.frame_size(), CACHE_LINE);
+            }
         }
+        stats
     }
 
     /// Frees the cached frames this thread can reach — the pool's depot and

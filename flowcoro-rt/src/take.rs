@@ -8,13 +8,14 @@
 use core::ptr::NonNull;
 
 use crate::decay;
-use crate::frame::{CLASS_MASK, Frame, OVERFLOW, fresh_alloc, heap_alloc};
+use crate::frame::{CLASS_MASK, Frame, OVERFLOW, STATIC, fresh_alloc, heap_alloc};
 use crate::give::Held;
 use crate::layout::ClassKey;
 use crate::local::{
     LocalPool, LocalState, Peak, Visit, level, local_pool, local_pool_or_insert, near_pool,
 };
 use crate::pool::FramePool;
+use crate::reserve::Reserve;
 use crate::size_class::{sc_key, size_class};
 use crate::stats::Totals;
 use crate::sync::{Ordering, Ordering::Relaxed, Ordering::Release, bump};
@@ -65,6 +66,11 @@ impl FramePool {
     /// cache. Returns the frame [`tagged`](Frame::tagged).
     #[inline(never)]
     fn take_other(&'static self, key: ClassKey) -> NonNull<u8> {
+        if let Some(reserve) = self.reserve {
+            if let Some(frame) = self.take_static(reserve, key) {
+                return frame.tagged();
+            }
+        }
         if let Some(lp) = local_pool(self.index.load(Ordering::Relaxed)) {
             // SAFETY: invariant 6: this thread's live cache (`local_pool`).
             let lp = unsafe { lp.as_ref() };
@@ -75,6 +81,21 @@ impl FramePool {
             }
         }
         self.take_slow(key).tagged()
+    }
+
+    /// A frame of the pool's static frames, if one is free and fits,
+    /// counted (under the registry lock: a pool with static frames is one
+    /// for a microcontroller, where that lock is a critical section).
+    #[cold]
+    fn take_static(&'static self, reserve: &dyn Reserve, key: ClassKey) -> Option<Frame> {
+        let (ptr, high) = reserve.take(key)?;
+        self.register();
+        let shared = self.shared();
+        shared.add_retired(&Totals { allocations: 1, reused: 1, ..Totals::default() });
+        if high {
+            shared.observe_peak();
+        }
+        Some(Frame { ptr, class: STATIC })
     }
 
     /// A cached frame of `class` from this thread's `lp`: the hot frame, or
@@ -188,6 +209,7 @@ impl FramePool {
         // path from now on. Written once: every call of every thread
         // reads the line.
         if class == 0
+            && self.reserve.is_none()
             && self.first.load(Ordering::Relaxed) != key.bits()
             && shared.classes.key(0) == key
         {

@@ -1,6 +1,6 @@
 use flowcoro::pooled;
 
-#[pooled(capacity = 4)]
+#[pooled(pool_size = 4)]
 async fn a() {}
 
 #[pooled(name = "b", size = 1)]

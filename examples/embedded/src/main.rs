@@ -8,6 +8,7 @@
 //! - A generic fn, two instantiations, spawned as embassy tasks through one
 //!   `TaskPool<PooledDyn<'static, ()>, N>`: work chosen at run time in a
 //!   statically sized task pool, on stable Rust.
+//! - A pool whose frames are in static memory (`capacity`): the jobs'.
 //! - The heap's allocation count, flat once the pools are warm; the pools'
 //!   report; every frame back at the end.
 //!
@@ -53,7 +54,8 @@ mod calls {
     }
 
     /// One job: read every driver, filter samples of type `T`, recurse.
-    #[pooled]
+    /// Its frames are in static memory: as many as the task pool runs.
+    #[pooled(capacity = 4, frame_size = 128)]
     pub async fn job<T: Copy + Into<u32> + Send + 'static>(
         drivers: &'static [&'static (dyn Sensor + Sync)],
         samples: [T; 4],

@@ -79,6 +79,9 @@ mod question_mark_and_return;
 #[path = "../../pass/recursion.rs"]
 mod recursion;
 
+#[path = "../../pass/static-frames.rs"]
+mod static_frames;
+
 #[path = "../../pass/shadowed-names.rs"]
 mod shadowed_names;
 
@@ -207,6 +210,11 @@ fn options() {
 #[test]
 fn pool_block() {
     pool_block::main();
+}
+
+#[test]
+fn static_frames() {
+    static_frames::main();
 }
 
 #[test]

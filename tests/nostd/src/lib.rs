@@ -38,6 +38,13 @@ pub async fn checksum(bytes: &[u8]) -> u32 {
     bytes.iter().map(|&b| u32::from(b)).sum()
 }
 
+/// Frames in static memory: four, of 128 bytes, before any from the heap.
+#[pooled(capacity = 4, frame_size = 128)]
+pub async fn filtered(sample: u16, gain: u16) -> u32 {
+    YieldNow::default().await;
+    u32::from(sample) * u32::from(gain)
+}
+
 /// A generic fn: one class per instantiation.
 #[pooled]
 pub async fn scaled<T: Copy + Into<u64>>(samples: Vec<T>, by: u64) -> u64 {

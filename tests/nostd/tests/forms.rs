@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Poll};
 
 use flowcoro_nostd::{
-    Fixed, Gain, Sensor, checksum, countdown_dyn, depth_sum, doubled, faulty, job, read_all, scaled,
+    Fixed, Gain, Sensor, checksum, countdown_dyn, depth_sum, doubled, faulty, filtered, job,
+    read_all, scaled,
 };
 use futures_core::Stream;
 use support::{block_on, block_on_with, join_all, stats, waker};
@@ -197,4 +198,32 @@ fn futures_are_unpin_handles() {
     unpin(&call);
     let _: &dyn Future<Output = u32> = &call;
     drop(call);
+}
+
+#[test]
+fn static_frames_serve_first_and_the_heap_past_them() {
+    let _one = support::one_at_a_time();
+    let w = waker();
+    // The first call registers the pool (its shared part, the global list).
+    assert_eq!(block_on_with(&w, filtered(2, 3)), 6);
+    let mut calls = Vec::with_capacity(8);
+    let mut out = Vec::with_capacity(8);
+    let before = support::allocs();
+    for _ in 0..if cfg!(miri) { 5 } else { 100 } {
+        calls.extend((0..4).map(|i| filtered(i, 10)));
+        join_all(&w, &mut calls, &mut out);
+        assert_eq!(out, [0, 10, 20, 30]);
+        out.clear();
+    }
+    // Only the executor's own bookkeeping: no frame from the allocator.
+    let rounds = if cfg!(miri) { 5 } else { 100 };
+    assert_eq!(support::allocs() - before, rounds);
+    let s = stats("flowcoro_nostd::filtered");
+    assert_eq!((s.fresh, s.live, s.frame_size), (0, 0, 128));
+    // A fifth live call takes a frame from the heap, and gives it back there.
+    calls.extend((0..5).map(|i| filtered(i, 1)));
+    join_all(&w, &mut calls, &mut out);
+    assert_eq!(out, [0, 1, 2, 3, 4]);
+    let s = stats("flowcoro_nostd::filtered");
+    assert_eq!((s.fresh, s.live, s.idle), (1, 0, 1));
 }

@@ -521,6 +521,18 @@ pub fn handler(x: u32) -> flowcoro::PooledDyn<'static, u32> {
     .into_dyn()
 }
 
+/// Frames in static memory, on a fn and a `pool!` site.
+#[pooled(capacity = 4, frame_size = 128)]
+pub async fn sensor_read(channel: u8) -> u32 {
+    tick().await;
+    u32::from(channel) * 2
+}
+
+/// A `pool!` site with static frames.
+pub fn static_handler(x: u32) -> flowcoro::PooledDyn<'static, u32> {
+    flowcoro::pool!(capacity = 2, frame_size = 64; async move { x + 1 }).into_dyn()
+}
+
 /// A borrowing block.
 pub async fn borrowing(words: &[&str]) -> usize {
     flowcoro::pool!(async { words.iter().map(|w| w.len()).sum() }).await

@@ -191,6 +191,8 @@ async fn free_fns_and_methods() {
     assert_eq!(flowcoro_shapes::handler(2).await, 6);
     assert_eq!(tokio::spawn(flowcoro_shapes::handler(3)).await.unwrap(), 9);
     assert_eq!(flowcoro_shapes::borrowing(&["ab", "c"]).await, 3);
+    assert_eq!(tokio::spawn(flowcoro_shapes::sensor_read(4)).await.unwrap(), 8);
+    assert_eq!(tokio::spawn(flowcoro_shapes::static_handler(4)).await.unwrap(), 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
