@@ -7,11 +7,13 @@ use alloc::vec::Vec;
 use core::ptr::NonNull;
 
 use crate::freelist::List;
-use crate::shared::MAGAZINE;
 use crate::sync::{Mutex, lock};
 
 /// Empty containers a depot keeps for threads that spill; more are freed.
 const SPARE_CONTAINERS: usize = 16;
+
+/// Room in a container that frames given back one by one fill.
+const ONE_BY_ONE: usize = 32;
 
 #[derive(Debug)]
 struct Stacks {
@@ -100,7 +102,7 @@ impl Depot {
             Some(top) if top.has_room_for(top.len() + 1) => top,
             _ => {
                 let mut container = s.empty.pop().unwrap_or_default();
-                container.reserve(MAGAZINE);
+                container.reserve(ONE_BY_ONE);
                 // Room for the containers `pop_one` empties, now: a depot
                 // that has grown never allocates to shrink.
                 s.empty.reserve_exact(SPARE_CONTAINERS.saturating_sub(s.empty.len()));

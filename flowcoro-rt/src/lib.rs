@@ -93,9 +93,9 @@ pub use global::{pools, report, trim_all};
 pub use lifecycle::tick;
 pub use pool::FramePool;
 pub use pooled::Pooled;
-pub use reserve::StaticFrames;
 #[doc(hidden)]
-pub use reserve::fits;
+pub use pooled::fits;
+pub use reserve::StaticFrames;
 // Magazine sizes, for tests and benches that size their loads by them: not
 // API (smaller under Miri, and free to change).
 #[doc(hidden)]

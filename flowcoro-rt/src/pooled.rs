@@ -13,8 +13,9 @@ use core::task::{Context, Poll};
 use futures_core::{FusedStream, Stream};
 
 use crate::give::Unwritten;
-use crate::layout::{ClassKey, KeyOf};
+use crate::layout::{CACHE_LINE, ClassKey, KeyOf};
 use crate::pool::FramePool;
+use crate::reserve::frame_bytes;
 
 impl FramePool {
     /// Places `fut` in a frame of this pool.
@@ -304,4 +305,26 @@ impl<F> Pooled<F> {
         let this = core::mem::ManuallyDrop::new(self);
         (this.frame, this.pool)
     }
+}
+
+/// Checks, when `T`'s code is generated, that `T`'s frame fits frames of
+/// `B` bytes: `#[pooled(capacity = .., frame_size = B)]` wraps its handle
+/// in this. Not meant to be called by hand.
+#[doc(hidden)]
+#[inline(always)]
+pub fn fits<const B: usize, T>(handle: Pooled<T>) -> Pooled<T> {
+    #[allow(clippy::let_unit_value)]
+    let () = Fits::<T, B>::OK;
+    handle
+}
+
+struct Fits<T, const B: usize>(core::marker::PhantomData<T>);
+
+impl<T, const B: usize> Fits<T, B> {
+    const OK: () = assert!(
+        KeyOf::<T>::KEY.size() <= frame_bytes::<B>() && KeyOf::<T>::KEY.align() <= CACHE_LINE,
+        "this future is larger than the pool's static frames: raise `frame_size` \
+         (the pool's `frame_size` in `flowcoro::report()`, on the target, without \
+         `capacity`, is the size it needs)",
+    );
 }

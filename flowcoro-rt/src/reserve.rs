@@ -8,8 +8,7 @@ use core::mem::{MaybeUninit, size_of};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicUsize};
 
-use crate::layout::{CACHE_LINE, ClassKey, KeyOf};
-use crate::pooled::Pooled;
+use crate::layout::{CACHE_LINE, ClassKey};
 use crate::sync::Ordering::{Acquire, Relaxed, Release};
 
 /// One frame of `B` bytes, aligned (and so sized) to whole cache lines, as
@@ -22,6 +21,11 @@ const _: () = assert!(core::mem::align_of::<Slot<1>>() == CACHE_LINE);
 impl<const B: usize> Slot<B> {
     #[allow(clippy::declare_interior_mutable_const)]
     const EMPTY: Slot<B> = Slot(UnsafeCell::new([MaybeUninit::uninit(); B]));
+}
+
+/// Bytes per static frame of `B` bytes: `B` rounded up to whole lines.
+pub(crate) const fn frame_bytes<const B: usize>() -> usize {
+    size_of::<Slot<B>>()
 }
 
 /// `N` frames of `B` bytes in static memory, for one pool: what
@@ -61,7 +65,7 @@ impl<const N: usize, const B: usize> StaticFrames<N, B> {
     }
 
     /// Bytes per frame, as a class key's size counts them.
-    const FRAME: usize = size_of::<Slot<B>>();
+    const FRAME: usize = frame_bytes::<B>();
 }
 
 impl<const N: usize, const B: usize> Default for StaticFrames<N, B> {
@@ -125,26 +129,4 @@ impl<const N: usize, const B: usize> Reserve for StaticFrames<N, B> {
     fn frame_size(&self) -> usize {
         Self::FRAME
     }
-}
-
-/// Checks, when `T`'s code is generated, that `T`'s frame fits frames of
-/// `B` bytes: `#[pooled(capacity = .., frame_size = B)]` wraps its handle
-/// in this. Not meant to be called by hand.
-#[doc(hidden)]
-#[inline(always)]
-pub fn fits<const B: usize, T>(handle: Pooled<T>) -> Pooled<T> {
-    #[allow(clippy::let_unit_value)]
-    let () = Fits::<T, B>::OK;
-    handle
-}
-
-struct Fits<T, const B: usize>(core::marker::PhantomData<T>);
-
-impl<T, const B: usize> Fits<T, B> {
-    const OK: () = assert!(
-        KeyOf::<T>::KEY.size() <= size_of::<Slot<B>>() && KeyOf::<T>::KEY.align() <= CACHE_LINE,
-        "this future is larger than the pool's static frames: raise `frame_size` \
-         (the pool's `frame_size` in `flowcoro::report()`, on the target, without \
-         `capacity`, is the size it needs)",
-    );
 }
