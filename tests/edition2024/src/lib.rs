@@ -79,11 +79,11 @@ mod question_mark_and_return;
 #[path = "../../pass/recursion.rs"]
 mod recursion;
 
-#[path = "../../pass/static-frames.rs"]
-mod static_frames;
-
 #[path = "../../pass/shadowed-names.rs"]
 mod shadowed_names;
+
+#[path = "../../pass/static-frames.rs"]
+mod static_frames;
 
 #[path = "../../pass/streams.rs"]
 mod streams;
@@ -213,11 +213,6 @@ fn pool_block() {
 }
 
 #[test]
-fn static_frames() {
-    static_frames::main();
-}
-
-#[test]
 fn question_mark_and_return() {
     question_mark_and_return::main();
 }
@@ -230,6 +225,11 @@ fn recursion() {
 #[test]
 fn shadowed_names() {
     shadowed_names::main();
+}
+
+#[test]
+fn static_frames() {
+    static_frames::main();
 }
 
 #[test]
