@@ -6,7 +6,8 @@ use alloc::vec::Vec;
 use crate::budget;
 use crate::local::NEAR;
 use crate::pool::FramePool;
-use crate::stats::{PoolStats, Report};
+use crate::report::Report;
+use crate::stats::PoolStats;
 use crate::sync::{Mutex, Ordering, lock};
 
 static POOLS: Mutex<Vec<&'static FramePool>> = Mutex::new(Vec::new());

@@ -77,6 +77,7 @@ mod lifecycle;
 mod local;
 mod pool;
 mod pooled;
+mod report;
 mod reserve;
 mod shared;
 mod size_class;
@@ -98,9 +99,10 @@ pub use pooled::fits;
 pub use reserve::StaticFrames;
 // Magazine sizes, for tests and benches that size their loads by them: not
 // API (smaller under Miri, and free to change).
+pub use report::Report;
 #[doc(hidden)]
 pub use shared::{MAGAZINE, MAGAZINE_MAX};
-pub use stats::{PoolStats, Report};
+pub use stats::PoolStats;
 
 #[cfg(all(test, loom))]
 mod loom_models;
