@@ -1,7 +1,9 @@
-//! The timing of decay, as constants and pure functions: how often a thread
-//! looks at the clock, and how a remembered peak fades. What acts on them:
-//! `lifecycle.rs` (a thread's looks, the pass over every pool) and
-//! `shared.rs` (a pool's decay step).
+//! Decay's policy, as constants, plain data and pure functions: how many
+//! idle frames a recent peak justifies (`Settings`), how a remembered peak
+//! fades and when a pool's decay step is due (`RecentPeak`), and how often
+//! a thread looks at the clock. What acts on them: `lifecycle.rs` (a
+//! thread's looks, the pass over every pool) and `shared.rs` (a pool's
+//! decay step: the bounds set, the depots' excess freed).
 //!
 //! No thread of ours and no clock read per call: a thread ticks at the end
 //! of each lap of frees into a pool's hot slot (a countdown it keeps for the
@@ -43,6 +45,83 @@ pub(crate) const STEP: Duration = Duration::from_millis(50);
 /// Least time between two passes over every pool (for the pools that see no
 /// traffic, and for the idle budget).
 pub(crate) const PASS: Duration = Duration::from_millis(250);
+
+/// `max_idle` unset: the pool tunes its idle bound itself.
+pub(crate) const SELF_TUNED: usize = usize::MAX;
+
+/// What a pool is declared with, and the bounds that follow from it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Settings {
+    pub(crate) max_idle: usize,
+    pub(crate) prewarm: usize,
+}
+
+impl Settings {
+    /// Frames per magazine for this pool at most, with magazines grown to
+    /// `grown`: that, or fewer under a small `max_idle`.
+    pub(crate) fn magazine(self, grown: usize) -> usize {
+        grown.min(self.max_idle / 2)
+    }
+
+    /// The least idle bound, whatever the recent traffic.
+    pub(crate) fn idle_floor(self) -> u64 {
+        self.prewarm.min(self.max_idle) as u64
+    }
+
+    /// The magazine size a thread uses for a recent peak of `peak` live
+    /// frames: a thread then keeps at most `2 × cap + 1` frames per class,
+    /// about what one peak's worth of calls frees. A pool whose calls never
+    /// overlap much keeps few frames in each thread, however many threads
+    /// free them.
+    /// Magazines are at most `grown` frames (see `MAGAZINE_MAX`).
+    pub(crate) fn thread_cap(self, peak: u64, grown: usize) -> usize {
+        let want = peak.max(self.idle_floor()).div_ceil(2);
+        let most = self.magazine(grown);
+        usize::try_from(want).unwrap_or(usize::MAX).clamp(most.min(1), most)
+    }
+
+    /// The depot bound for a recent peak of `peak` live frames: enough for
+    /// the peak to come back from cache, plus the magazine that frames freed
+    /// on another thread travel in; never above `max_idle`.
+    pub(crate) fn tuned_limit(self, peak: u64, grown: usize) -> u64 {
+        let in_transit = self.thread_cap(peak, grown) as u64;
+        peak.saturating_add(in_transit).max(self.idle_floor()).min(self.max_idle as u64)
+    }
+}
+
+/// A pool's remembered recent peak, which its idle bounds follow, and when
+/// its last decay step ran.
+#[derive(Default, Debug)]
+pub(crate) struct RecentPeak {
+    peak: u64,
+    seen_at: Option<Instant>,
+    last_step: Option<Instant>,
+}
+
+impl RecentPeak {
+    /// Takes `live` at `now` into the remembered peak; returns the peak as
+    /// it stands after decay.
+    pub(crate) fn remember(&mut self, live: u64, now: Instant) -> u64 {
+        let remembered = self.seen_at.map_or(0, |at| decayed(self.peak, at, now));
+        if live >= remembered {
+            self.peak = live;
+            self.seen_at = Some(now);
+            live
+        } else {
+            remembered
+        }
+    }
+
+    /// Whether a decay step is due at `now` (at most one every [`STEP`]);
+    /// if so, it counts as run.
+    pub(crate) fn step_due(&mut self, now: Instant) -> bool {
+        if self.last_step.is_some_and(|last| now.saturating_duration_since(last) < STEP) {
+            return false;
+        }
+        self.last_step = Some(now);
+        true
+    }
+}
 
 /// `peak` as remembered at `at`, decayed to `now`.
 pub(crate) fn decayed(peak: u64, at: Instant, now: Instant) -> u64 {

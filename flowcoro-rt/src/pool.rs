@@ -10,10 +10,11 @@
 
 use core::fmt;
 
+use crate::decay::{SELF_TUNED, Settings};
 use crate::layout::{CACHE_LINE, ClassKey};
 use crate::local::local_pool;
 use crate::reserve::{Reserve, StaticFrames};
-use crate::shared::{SELF_TUNED, Settings, Shared};
+use crate::shared::Shared;
 use crate::stats::{PoolStats, Totals};
 use crate::sync::{AtomicU64, AtomicUsize, OnceBox, Ordering};
 

@@ -1,15 +1,16 @@
 //! The part of a pool every thread shares, built on first use: its layout
 //! classes (`classes.rs`), a depot of free magazines per class, the registry of the
 //! threads that cache its frames (for the stats) with what exited threads
-//! left, the bounds on idle frames its recent peak sets, and the paths of
-//! frames taken or given back on a thread whose cache is already gone.
+//! left, the idle bounds (set from `decay.rs`'s policy, and the decay step
+//! that applies them), prewarming, and the paths of frames taken or given
+//! back on a thread whose cache is already gone.
 
 use alloc::vec::Vec;
 use core::ptr::NonNull;
 
 use crate::budget;
 use crate::classes::Classes;
-use crate::decay::{self, Instant};
+use crate::decay::{Instant, RecentPeak, Settings};
 use crate::depot::Depot;
 use crate::frame::{CLASSES, Frame, HEAP, free_list, fresh_alloc, heap_alloc, heap_free};
 use crate::freelist::List;
@@ -28,49 +29,6 @@ pub const MAGAZINE: usize = if cfg!(miri) { 4 } else { 32 };
 /// adaptive magazine size, which spares the depot's lock all but one visit
 /// in [`MAGAZINE_MAX`] frames).
 pub const MAGAZINE_MAX: usize = if cfg!(miri) { 16 } else { 256 };
-
-/// `max_idle` unset: the pool tunes its idle bound itself.
-pub(crate) const SELF_TUNED: usize = usize::MAX;
-
-/// What a pool is declared with, and the bounds that follow from it.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Settings {
-    pub(crate) max_idle: usize,
-    pub(crate) prewarm: usize,
-}
-
-impl Settings {
-    /// Frames per magazine for this pool at most, with magazines grown to
-    /// `grown`: that, or fewer under a small `max_idle`.
-    pub(crate) fn magazine(self, grown: usize) -> usize {
-        grown.min(self.max_idle / 2)
-    }
-
-    /// The least idle bound, whatever the recent traffic.
-    pub(crate) fn idle_floor(self) -> u64 {
-        self.prewarm.min(self.max_idle) as u64
-    }
-
-    /// The magazine size a thread uses for a recent peak of `peak` live
-    /// frames: a thread then keeps at most `2 × cap + 1` frames per class,
-    /// about what one peak's worth of calls frees. A pool whose calls never
-    /// overlap much keeps few frames in each thread, however many threads
-    /// free them.
-    /// Magazines are at most `grown` frames (see [`MAGAZINE_MAX`]).
-    pub(crate) fn thread_cap(self, peak: u64, grown: usize) -> usize {
-        let want = peak.max(self.idle_floor()).div_ceil(2);
-        let most = self.magazine(grown);
-        usize::try_from(want).unwrap_or(usize::MAX).clamp(most.min(1), most)
-    }
-
-    /// The depot bound for a recent peak of `peak` live frames: enough for
-    /// the peak to come back from cache, plus the magazine that frames freed
-    /// on another thread travel in; never above `max_idle`.
-    pub(crate) fn tuned_limit(self, peak: u64, grown: usize) -> u64 {
-        let in_transit = self.thread_cap(peak, grown) as u64;
-        peak.saturating_add(in_transit).max(self.idle_floor()).min(self.max_idle as u64)
-    }
-}
 
 /// The part of a pool all threads share.
 ///
@@ -104,26 +62,9 @@ pub(crate) struct Registry {
     /// What exited threads, trims and orphan frees counted.
     pub(crate) retired: Totals,
     peak: u64,
-    /// The remembered recent peak, and when it was seen.
-    tuned_peak: u64,
-    tuned_at: Option<Instant>,
-    last_decay: Option<Instant>,
+    /// The recent peak the bounds follow, and the decay steps' timing.
+    recent: RecentPeak,
     prewarmed: bool,
-}
-
-impl Registry {
-    /// Takes `live` at `now` into the remembered peak; returns the peak as
-    /// it stands after decay.
-    fn remember_peak(&mut self, live: u64, now: Instant) -> u64 {
-        let remembered = self.tuned_at.map_or(0, |at| decay::decayed(self.tuned_peak, at, now));
-        if live >= remembered {
-            self.tuned_peak = live;
-            self.tuned_at = Some(now);
-            live
-        } else {
-            remembered
-        }
-    }
 }
 
 /// A registered thread's counters and hot slots, with the figures the last
@@ -224,7 +165,7 @@ impl Shared {
         reg.peak = reg.peak.max(live);
         // A slow path already (it just called the allocator, or passed a
         // high), so reading the clock here costs little.
-        reg.remember_peak(live, Instant::now());
+        reg.recent.remember(live, Instant::now());
         // A pool that grows keeps room for its new peak when the frames come
         // back; decay takes it down again once the peak is past. A maximum,
         // so that no other writer's bound is lost (decay lowers them under
@@ -248,7 +189,7 @@ impl Shared {
         }
         self.grown.store(grown, Relaxed);
         let (_, live) = Self::totals(&mut reg);
-        let peak = reg.remember_peak(live, Instant::now());
+        let peak = reg.recent.remember(live, Instant::now());
         self.idle_limit.fetch_max(self.settings.tuned_limit(peak, grown), Relaxed);
         self.thread_cap.fetch_max(self.settings.thread_cap(peak, grown), Relaxed);
     }
@@ -257,12 +198,11 @@ impl Shared {
     /// excess back to the allocator. At most one step every [`decay::STEP`].
     pub(crate) fn decay_step(&self, now: Instant) {
         let mut reg = lock(&self.registry);
-        if reg.last_decay.is_some_and(|last| now.saturating_duration_since(last) < decay::STEP) {
+        if !reg.recent.step_due(now) {
             return;
         }
-        reg.last_decay = Some(now);
         let (_, live) = Self::totals(&mut reg);
-        let peak = reg.remember_peak(live, now);
+        let peak = reg.recent.remember(live, now);
         let grown = self.grown.load(Relaxed);
         let limit = self.settings.tuned_limit(peak, grown);
         self.idle_limit.store(limit, Relaxed);
