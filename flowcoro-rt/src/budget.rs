@@ -4,7 +4,8 @@
 
 use alloc::vec::Vec;
 
-use crate::sync::{AtomicU64, Mutex, Ordering::Relaxed, lock};
+use crate::sync::Ordering::Relaxed;
+use crate::sync::fixed::{AtomicU64, Mutex, lock};
 
 /// The cap on idle bytes across all pools (`u64::MAX`: none).
 static IDLE_BUDGET: AtomicU64 = AtomicU64::new(u64::MAX);

@@ -223,7 +223,8 @@ pub(crate) fn tick(interval: u64) -> (u64, Option<Instant>) {
 mod logical {
     use core::time::Duration;
 
-    use crate::sync::{AtomicU64, Ordering::Relaxed};
+    use crate::sync::Ordering::Relaxed;
+    use crate::sync::fixed::AtomicU64;
 
     static NOW_MS: AtomicU64 = AtomicU64::new(0);
 

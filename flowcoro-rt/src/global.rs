@@ -8,7 +8,8 @@ use crate::local::NEAR;
 use crate::pool::FramePool;
 use crate::report::Report;
 use crate::stats::PoolStats;
-use crate::sync::{Mutex, Ordering, lock};
+use crate::sync::Ordering;
+use crate::sync::fixed::{Mutex, lock};
 
 static POOLS: Mutex<Vec<&'static FramePool>> = Mutex::new(Vec::new());
 

@@ -14,7 +14,8 @@ use crate::decay::Instant;
 use crate::global;
 use crate::local::{High, LocalPool, LocalState};
 use crate::pool::FramePool;
-use crate::sync::{AtomicU64, Ordering, Ordering::Relaxed};
+use crate::sync::fixed::AtomicU64;
+use crate::sync::{Ordering, Ordering::Relaxed};
 
 /// When the last pass over every pool ran, in [`decay::millis`].
 static LAST_PASS: AtomicU64 = AtomicU64::new(0);

@@ -1,7 +1,8 @@
 //! loom models of the cross-thread parts: the magazine/depot exchange (also
 //! with magazines that grow mid-stream), a frame freed on another thread
-//! than the one that took it, a decay shrink against a concurrent pop, and
-//! the stats of a thread read while it works.
+//! than the one that took it, a decay shrink against a concurrent pop, the
+//! stats of a thread read while it works, and static frames claimed and
+//! given back by two threads.
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p flowcoro-rt --lib --release`.
 //! Each model counts the executions loom explored and checks that there was
@@ -20,6 +21,8 @@ use loom::thread;
 
 use crate::depot::Depot;
 use crate::freelist::{List, Magazines};
+use crate::layout::ClassKey;
+use crate::reserve::{Reserve, StaticFrames};
 use crate::stats::Counters;
 use crate::sync::bump;
 
@@ -411,5 +414,38 @@ fn a_decay_shrink_racing_a_pop_frees_only_the_excess() {
         assert_eq!(freed + popped + left, 4, "every frame freed once");
         assert!(freed <= 1, "only what was beyond the limit: {freed}");
         assert!(left <= 3);
+    });
+}
+
+#[test]
+fn a_static_frame_has_one_holder_at_a_time() {
+    explore_at_least(3, || {
+        // One frame, two threads that each take it, write in it and give
+        // it back (or find it taken). loom checks that each write is
+        // ordered after the other thread's give-back: the claim is an
+        // acquire, the give-back a release.
+        let frames = Arc::new(StaticFrames::<1, 64>::new());
+        let written = Arc::new([UnsafeCell::new(0u64)]);
+        let key = ClassKey::of(Layout::new::<u64>());
+        let run = {
+            let (frames, written) = (frames.clone(), written.clone());
+            move || {
+                let Some((p, _)) = frames.take(key) else { return 0 };
+                // The frame's memory stands for its payload here.
+                written[0].with_mut(|v| {
+                    // SAFETY: loom's cell, reached only by the frame's holder.
+                    unsafe { *v += 1 }
+                });
+                assert!(frames.give(p), "a static frame goes back to its frames");
+                1
+            }
+        };
+        let other = thread::spawn(run.clone());
+        let took = run() + other.join().unwrap();
+        assert!(took >= 1, "the frame was free to one of them at least");
+        // SAFETY: both threads are done.
+        let total = written[0].with(|v| unsafe { *v });
+        assert_eq!(total, took);
+        assert!(frames.take(key).is_some(), "and free again at the end");
     });
 }

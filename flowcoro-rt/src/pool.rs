@@ -16,7 +16,8 @@ use crate::local::local_pool;
 use crate::reserve::{Reserve, StaticFrames};
 use crate::shared::Shared;
 use crate::stats::{PoolStats, Totals};
-use crate::sync::{AtomicU64, AtomicUsize, OnceBox, Ordering};
+use crate::sync::fixed::{AtomicU64, AtomicUsize};
+use crate::sync::{OnceBox, Ordering};
 
 /// A typed pool of `async fn` frames: the memory a `#[pooled]` function's
 /// calls live in.

@@ -3,13 +3,12 @@
 //! B)]`). A frame is claimed by a flag, not a lock; when all `N` are in use
 //! the pool goes on to its ordinary frames, from the heap.
 
+use crate::layout::{CACHE_LINE, ClassKey};
+use crate::sync::Ordering::{Acquire, Relaxed, Release};
+use crate::sync::{AtomicBool, AtomicUsize};
 use core::cell::UnsafeCell;
 use core::mem::{MaybeUninit, size_of};
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, AtomicUsize};
-
-use crate::layout::{CACHE_LINE, ClassKey};
-use crate::sync::Ordering::{Acquire, Relaxed, Release};
 
 /// One frame of `B` bytes, aligned (and so sized) to whole cache lines, as
 /// every pool frame is.
@@ -51,14 +50,27 @@ pub struct StaticFrames<const N: usize, const B: usize> {
 unsafe impl<const N: usize, const B: usize> Sync for StaticFrames<N, B> {}
 
 impl<const N: usize, const B: usize> StaticFrames<N, B> {
+    #[cfg(not(all(test, loom)))]
     #[allow(clippy::declare_interior_mutable_const)]
     const FREE: AtomicBool = AtomicBool::new(false);
 
     /// `N` free frames of `B` bytes.
+    #[cfg(not(all(test, loom)))]
     pub const fn new() -> Self {
         StaticFrames {
             slots: [Slot::EMPTY; N],
             used: [Self::FREE; N],
+            in_use: AtomicUsize::new(0),
+            high: AtomicUsize::new(0),
+        }
+    }
+
+    /// `N` free frames of `B` bytes, with loom's atomics (the models).
+    #[cfg(all(test, loom))]
+    pub fn new() -> Self {
+        StaticFrames {
+            slots: [Slot::EMPTY; N],
+            used: core::array::from_fn(|_| AtomicBool::new(false)),
             in_use: AtomicUsize::new(0),
             high: AtomicUsize::new(0),
         }

@@ -13,7 +13,7 @@ use core::ptr;
 #[cfg(all(test, loom))]
 pub(crate) use loom::sync::{
     Mutex, MutexGuard,
-    atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering, fence},
+    atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering, fence},
 };
 
 #[cfg(all(not(all(test, loom)), feature = "std"))]
@@ -23,12 +23,38 @@ pub(crate) use std::sync::{Mutex, MutexGuard};
 pub(crate) use critical::{Mutex, MutexGuard};
 
 #[cfg(not(all(test, loom)))]
-pub(crate) use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering, fence};
+pub(crate) use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering, fence};
 
 #[cfg(all(not(all(test, loom)), feature = "std"))]
 pub(crate) use core::sync::atomic::AtomicU64;
 #[cfg(not(feature = "std"))]
 pub(crate) use critical::AtomicU64;
+
+/// The primitives of `static`s and `const fn`s, which loom's can't be:
+/// std's (without std, the critical-section ones) in every build, the loom
+/// models' included. What they guard is outside the models.
+pub(crate) mod fixed {
+    #[cfg(feature = "std")]
+    pub(crate) use core::sync::atomic::AtomicU64;
+    pub(crate) use core::sync::atomic::AtomicUsize;
+    #[cfg(feature = "std")]
+    pub(crate) use std::sync::{Mutex, MutexGuard};
+
+    #[cfg(not(feature = "std"))]
+    pub(crate) use super::critical::{AtomicU64, Mutex, MutexGuard};
+
+    /// [`super::lock`] for these locks.
+    #[cfg(feature = "std")]
+    pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// [`super::lock`] for these locks.
+    #[cfg(not(feature = "std"))]
+    pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+        m.lock()
+    }
+}
 
 /// A pause in a retry loop; under loom, a yield so the model moves on.
 #[inline]
