@@ -7,7 +7,7 @@
 //! back full from it: each thread visits the depot every magazine, always
 //! the same way, and both write the depot's lock word. A thread that sees
 //! [`STREAM`] such visits in a row asks the pool to double its magazine
-//! size, up to [`MAGAZINE_MAX`](crate::MAGAZINE_MAX): the depot is then
+//! size, up to [`MAGAZINE_MAX`]: the depot is then
 //! visited once every 256 frames instead of every 32. The recent peak still
 //! sizes each thread's magazines below that bound, so idle memory stays
 //! what the peak justifies; a thread alone on its pool never asks (its

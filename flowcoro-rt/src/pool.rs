@@ -131,7 +131,7 @@ enum Name {
 
 impl FramePool {
     /// A pool named `name` (shown by [`stats`](FramePool::stats) and
-    /// [`report`](crate::report)). Nothing is allocated until first use.
+    /// [`report`](crate::report())). Nothing is allocated until first use.
     pub const fn new(name: &'static str) -> FramePool {
         FramePool {
             name: Name::Given(name),

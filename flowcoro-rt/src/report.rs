@@ -9,7 +9,7 @@ use core::fmt;
 
 use crate::stats::PoolStats;
 
-/// Every pool's stats as a table, from [`report`](crate::report).
+/// Every pool's stats as a table, from [`report`](crate::report()).
 ///
 /// `Display` prints one row per pool; the rows are also there as data.
 #[derive(Clone, Debug)]

@@ -195,7 +195,7 @@ impl Shared {
     }
 
     /// Sets the idle bounds from the recent peak and gives the depot's
-    /// excess back to the allocator. At most one step every [`decay::STEP`].
+    /// excess back to the allocator. At most one step every [`STEP`](crate::decay::STEP).
     pub(crate) fn decay_step(&self, now: Instant) {
         let mut reg = lock(&self.registry);
         if !reg.recent.step_due(now) {
