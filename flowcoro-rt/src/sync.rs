@@ -16,19 +16,11 @@ pub(crate) use loom::sync::{
     atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering, fence},
 };
 
-#[cfg(all(not(all(test, loom)), feature = "std"))]
-pub(crate) use std::sync::{Mutex, MutexGuard};
-
-#[cfg(not(feature = "std"))]
-pub(crate) use critical::{Mutex, MutexGuard};
-
+// Outside the loom models, the swappable primitives are the fixed ones.
 #[cfg(not(all(test, loom)))]
-pub(crate) use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering, fence};
-
-#[cfg(all(not(all(test, loom)), feature = "std"))]
-pub(crate) use core::sync::atomic::AtomicU64;
-#[cfg(not(feature = "std"))]
-pub(crate) use critical::AtomicU64;
+pub(crate) use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering, fence};
+#[cfg(not(all(test, loom)))]
+pub(crate) use fixed::{AtomicU64, AtomicUsize, Mutex, lock};
 
 /// The primitives of `static`s and `const fn`s, which loom's can't be:
 /// std's (without std, the critical-section ones) in every build, the loom
@@ -43,13 +35,14 @@ pub(crate) mod fixed {
     #[cfg(not(feature = "std"))]
     pub(crate) use super::critical::{AtomicU64, Mutex, MutexGuard};
 
-    /// [`super::lock`] for these locks.
+    /// Locks `m`, ignoring poisoning: no user code ever runs while one of
+    /// our locks is held, so a poisoned lock still guards consistent data.
     #[cfg(feature = "std")]
     pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
         m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// [`super::lock`] for these locks.
+    /// Locks `m`: enters a critical section.
     #[cfg(not(feature = "std"))]
     pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
         m.lock()
@@ -65,20 +58,10 @@ pub(crate) fn spin_loop() {
     core::hint::spin_loop();
 }
 
-/// Locks `m`, ignoring poisoning: no user code ever runs while one of our
-/// locks is held, so a poisoned lock still guards consistent data.
-#[cfg(any(feature = "std", all(test, loom)))]
+/// [`fixed::lock`] for loom's locks, in the models.
+#[cfg(all(test, loom))]
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
-    }
-}
-
-/// Locks `m`: enters a critical section.
-#[cfg(not(feature = "std"))]
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock()
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Adds `n` to a counter that only the calling thread writes.
