@@ -35,16 +35,25 @@ use embassy_executor::raw::TaskPool;
 use embedded_alloc::LlffHeap;
 use panic_semihosting as _;
 
-#[cfg(not(feature = "plain"))]
 mod calls {
-    //! The pooled way.
-    use super::{Sensor, yield_now};
-    use flowcoro::{PooledDyn, pooled};
+    //! The calls whose state lives in their fn's pool; with `plain`, in a
+    //! `Box`. `job` is written once for both.
+    use super::{AtomicU32, Relaxed, Sensor, yield_now};
 
-    /// The state of a call lives in its fn's pool.
-    pub type Job = PooledDyn<'static, ()>;
+    #[cfg(feature = "plain")]
+    use alloc::boxed::Box;
+    #[cfg(feature = "plain")]
+    use core::{future::Future, pin::Pin};
 
-    #[pooled]
+    /// A spawned job: its state in its fn's pool.
+    #[cfg(not(feature = "plain"))]
+    pub type Job = flowcoro::PooledDyn<'static, ()>;
+    /// A spawned job: its state in a `Box`.
+    #[cfg(feature = "plain")]
+    pub type Job = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+    #[cfg(not(feature = "plain"))]
+    #[flowcoro::pooled]
     pub async fn tree_sum(depth: u32) -> u32 {
         if depth == 0 {
             return 1;
@@ -53,45 +62,8 @@ mod calls {
         1 + tree_sum(depth - 1).await + tree_sum(depth - 1).await
     }
 
-    /// One job: read every driver, filter samples of type `T`, recurse.
-    /// Its frames are in static memory: as many as the task pool runs.
-    #[pooled(capacity = 4, frame_size = 128)]
-    pub async fn job<T: Copy + Into<u32> + Send + 'static>(
-        drivers: &'static [&'static (dyn Sensor + Sync)],
-        samples: [T; 4],
-        out: &'static super::AtomicU32,
-    ) {
-        let mut total = 0;
-        for d in drivers {
-            total += d.read().await;
-        }
-        for s in samples {
-            yield_now().await;
-            total += s.into();
-        }
-        total += tree_sum(3).await;
-        out.fetch_add(total, super::Relaxed);
-    }
-
-    pub fn spawn_job<T: Copy + Into<u32> + Send + 'static>(
-        drivers: &'static [&'static (dyn Sensor + Sync)],
-        samples: [T; 4],
-        out: &'static super::AtomicU32,
-    ) -> Job {
-        job(drivers, samples, out).into_dyn()
-    }
-}
-
-#[cfg(feature = "plain")]
-mod calls {
-    //! The boxed way: the same code, each call's state in a `Box`.
-    use super::{Sensor, yield_now};
-    use alloc::boxed::Box;
-    use core::future::Future;
-    use core::pin::Pin;
-
-    pub type Job = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
-
+    /// The same recursion, boxed at each level.
+    #[cfg(feature = "plain")]
     pub fn tree_sum(depth: u32) -> Pin<Box<dyn Future<Output = u32> + Send>> {
         Box::pin(async move {
             if depth == 0 {
@@ -102,10 +74,14 @@ mod calls {
         })
     }
 
+    /// One job: read every driver, filter samples of type `T`, recurse.
+    /// Pooled, its frames are in static memory: as many as the task pool
+    /// runs.
+    #[cfg_attr(not(feature = "plain"), flowcoro::pooled(capacity = 4, frame_size = 128))]
     pub async fn job<T: Copy + Into<u32> + Send + 'static>(
         drivers: &'static [&'static (dyn Sensor + Sync)],
         samples: [T; 4],
-        out: &'static super::AtomicU32,
+        out: &'static AtomicU32,
     ) {
         let mut total = 0;
         for d in drivers {
@@ -116,14 +92,17 @@ mod calls {
             total += s.into();
         }
         total += tree_sum(3).await;
-        out.fetch_add(total, super::Relaxed);
+        out.fetch_add(total, Relaxed);
     }
 
     pub fn spawn_job<T: Copy + Into<u32> + Send + 'static>(
         drivers: &'static [&'static (dyn Sensor + Sync)],
         samples: [T; 4],
-        out: &'static super::AtomicU32,
+        out: &'static AtomicU32,
     ) -> Job {
+        #[cfg(not(feature = "plain"))]
+        return job(drivers, samples, out).into_dyn();
+        #[cfg(feature = "plain")]
         Box::pin(job(drivers, samples, out))
     }
 }
