@@ -13,11 +13,13 @@
 use core::fmt;
 use core::future::Future;
 use core::marker::PhantomData;
+use core::mem::size_of;
 use core::pin::Pin;
 use core::ptr::NonNull;
 use core::task::{Context, Poll};
 
 use crate::layout::{ClassKey, KeyOf};
+use crate::local::LocalPool;
 use crate::pool::FramePool;
 use crate::pooled::{Pooled, polled_after_completion};
 
@@ -152,9 +154,46 @@ impl Vtable {
         let pool = unsafe { self.pool(frame) };
         // SAFETY: the frame was taken from `pool` for `key`, and `drop` drops
         // the future it holds.
-        unsafe { pool.drop_and_give_back(frame, self.key, self.drop) }
+        unsafe { pool.drop_and_give_back(frame, self.key, self.drop, || pool.way_back(self.key)) }
+    }
+
+    /// [`Vtable::destroy`] with the pool and its way back found before the
+    /// value's last poll ([`EARLY_PAST`]).
+    ///
+    /// # Safety
+    /// As [`Vtable::destroy`], and `early` came from [`Vtable::early`] for
+    /// `frame`, on this thread.
+    #[inline(never)]
+    unsafe fn destroy_early(&self, frame: NonNull<u8>, early: Early) {
+        let (pool, way) = early;
+        // SAFETY: the frame was taken from `pool` for `key`, `drop` drops
+        // the future it holds, and `way` is this thread's way back for
+        // `key`.
+        unsafe { pool.drop_and_give_back(frame, self.key, self.drop, || way) }
+    }
+
+    /// The pool of `frame` and its way back.
+    ///
+    /// # Safety
+    /// As [`Vtable::pool`].
+    #[inline(always)]
+    unsafe fn early(&self, frame: NonNull<u8>) -> Early {
+        // SAFETY: the caller's contract.
+        let pool = unsafe { self.pool(frame) };
+        (pool, pool.way_back(self.key))
     }
 }
+
+/// Where a frame goes back, found ahead of time: its pool and this thread's
+/// cache for it.
+type Early = (&'static FramePool, Option<NonNull<LocalPool>>);
+
+/// Past this size, an output is written with enough stores that loads
+/// right after them wait (measured at 1 KiB on the `dyn_trait` bench's
+/// `out` rows; at 256 bytes and below, holding the lookup across the poll
+/// costs more than it saves): an erased handle finds its frame's way back
+/// before such a value's poll, not after.
+const EARLY_PAST: usize = 512;
 
 /// The table of an erased handle: an erased future's [`Vtable`], or one
 /// that holds it first (a stream's, with its `size_hint`).
@@ -214,6 +253,8 @@ impl<T, V: ErasedTable> RawDyn<T, V> {
     ) -> Option<Poll<T>> {
         let frame = self.frame?;
         let table = self.vtable.base();
+        // SAFETY: a frame this handle holds, made by `adopt`.
+        let early = (size_of::<T>() > EARLY_PAST).then(|| unsafe { table.early(frame) });
         // SAFETY: invariant 7: `adopt` was given the table of the value in the frame,
         // whose poll returns `Poll<T>`; only this handle reaches the frame
         // and it never moves.
@@ -225,7 +266,12 @@ impl<T, V: ErasedTable> RawDyn<T, V> {
             // SAFETY: the value ended and no one reaches the frame again;
             // its pool word is written. If the value's drop unwinds, `poll`
             // is still a local here and unwinding drops it.
-            unsafe { table.destroy(frame) };
+            unsafe {
+                match early {
+                    Some(early) => table.destroy_early(frame, early),
+                    None => table.destroy(frame),
+                }
+            };
         }
         Some(poll)
     }

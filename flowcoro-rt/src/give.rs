@@ -68,16 +68,45 @@ impl FramePool {
     // builds. A debug build calls the one copy here.
     #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) unsafe fn give_back(&'static self, ptr: NonNull<u8>, key: ClassKey) {
+        // SAFETY: forwarded from the caller; the way was just found.
+        unsafe { self.give_back_by(self.way_back(key), ptr, key) }
+    }
+
+    /// The first half of [`give_back`](FramePool::give_back): this thread's
+    /// cache, if a frame taken for `key` goes straight into it. Stays true
+    /// for the rest of the thread's current call into the pool's code
+    /// (`first` never changes once set, and a thread's cache lives until the
+    /// thread exits, invariant 6), so the erased handles find it before
+    /// their value's last poll, whose output's stores would make these
+    /// loads wait.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    pub(crate) fn way_back(&'static self, key: ClassKey) -> Option<NonNull<LocalPool>> {
         if self.first.load(Ordering::Relaxed) == key.bits() {
-            if let Some(lp) = near_pool(self.near.load(Ordering::Relaxed)) {
-                // SAFETY: invariant 6: this thread's live cache (`local_pool`);
-                // the caller's frame, of class 0.
-                unsafe { self.give_cached(lp.as_ref(), Frame { ptr, class: 0 }, key) };
-                return;
-            }
+            near_pool(self.near.load(Ordering::Relaxed))
+        } else {
+            None
         }
-        // SAFETY: forwarded from the caller.
-        unsafe { self.give_back_other(ptr, key) }
+    }
+
+    /// The second half of [`give_back`](FramePool::give_back).
+    ///
+    /// # Safety
+    /// As [`FramePool::give_back`], and `way` came from
+    /// [`way_back(key)`](FramePool::way_back) on this thread.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    pub(crate) unsafe fn give_back_by(
+        &'static self,
+        way: Option<NonNull<LocalPool>>,
+        ptr: NonNull<u8>,
+        key: ClassKey,
+    ) {
+        match way {
+            // SAFETY: invariant 6: this thread's live cache (`local_pool`);
+            // the caller's frame, of class 0.
+            Some(lp) => unsafe { self.give_cached(lp.as_ref(), Frame { ptr, class: 0 }, key) },
+            // SAFETY: forwarded from the caller.
+            None => unsafe { self.give_back_other(ptr, key) },
+        }
     }
 
     /// [`give_back`](FramePool::give_back) past its inline path: a layout

@@ -14,6 +14,7 @@ use futures_core::{FusedStream, Stream};
 
 use crate::give::Unwritten;
 use crate::layout::{CACHE_LINE, ClassKey, KeyOf};
+use crate::local::LocalPool;
 use crate::pool::FramePool;
 use crate::reserve::frame_bytes;
 
@@ -198,6 +199,7 @@ impl FramePool {
         ptr: NonNull<u8>,
         key: ClassKey,
         drop: Option<unsafe fn(NonNull<u8>)>,
+        way: impl FnOnce() -> Option<NonNull<LocalPool>>,
     ) {
         if let Some(drop) = drop {
             let on_unwind = GiveBack { pool: self, ptr, key };
@@ -206,7 +208,7 @@ impl FramePool {
             core::mem::forget(on_unwind);
         }
         // SAFETY: the frame's value has been dropped; the memory is free.
-        unsafe { self.give_back(ptr, key) };
+        unsafe { self.give_back_by(way(), ptr, key) };
     }
 }
 

@@ -177,3 +177,43 @@ fn a_panic_in_a_drop_as_the_body_completes_frees_the_frame_once() {
     let s = POOL.stats();
     assert_eq!((s.allocations, s.live, s.idle), (1, 0, 1));
 }
+
+/// An output large enough that the handle finds the frame's way back
+/// before the last poll (past 512 bytes): the frame still goes back to this
+/// thread's cache, the future is dropped, and a panic in that drop still
+/// gives the frame back once.
+#[test]
+fn large_outputs_give_the_frame_back_as_small_ones_do() {
+    static POOL: FramePool = FramePool::new("dyn::large_output");
+    let drops = Arc::new(AtomicUsize::new(0));
+    for i in 0..100u8 {
+        let probe = Probe(drops.clone());
+        let f: PooledDyn<'static, [u8; 2048]> = POOL
+            .alloc(async move {
+                let _probe = probe;
+                yield_once().await;
+                [i; 2048]
+            })
+            .into_dyn();
+        let out = block_on(f);
+        assert!(out.iter().all(|&b| b == i));
+    }
+    assert_eq!(drops.load(Ordering::SeqCst), 100);
+    let s = POOL.stats();
+    assert_eq!((s.fresh, s.reused, s.live), (1, 99, 0));
+
+    let bomb = Bomb;
+    let mut f = POOL
+        .alloc(async move {
+            let _b = bomb;
+            yield_once().await;
+            [1u8; 2048]
+        })
+        .into_local_dyn();
+    assert!(poll_once(&mut f).is_pending());
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poll_once(&mut f)));
+    assert!(r.is_err());
+    drop(f);
+    let s = POOL.stats();
+    assert_eq!((s.fresh, s.reused, s.live), (1, 100, 0));
+}
