@@ -18,29 +18,66 @@ use crate::layout::{ClassKey, MIN_ALIGN};
 /// shared size-class pool.
 pub(crate) const CLASSES: usize = 8;
 /// Masks a class index into range, which spares the fast path a bounds check.
-pub(crate) const CLASS_MASK: usize = CLASSES - 1;
-const _: () = assert!(CLASSES.is_power_of_two() && CLASSES <= HEAP as usize);
+const CLASS_MASK: usize = CLASSES - 1;
+const _: () = assert!(CLASSES.is_power_of_two());
 
-/// Marks a frame allocated alone, outside the pool's classes.
-pub(crate) const HEAP: u8 = u8::MAX;
-/// Marks a frame of a shared size-class pool, taken for a layout this pool
-/// has no class for: it goes back there, and this pool counts the call.
-pub(crate) const OVERFLOW: u8 = 62;
-/// Marks a frame of the pool's static frames (`reserve.rs`): it goes back
-/// there.
-pub(crate) const STATIC: u8 = 61;
+/// Where a frame goes back: one of its pool's layout classes, or one of
+/// three homes outside them. Small enough to travel in a frame's low
+/// address bits ([`Frame::tagged`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Class(u8);
 
-/// A frame taken from a pool: its memory and the class that serves it.
+impl Class {
+    /// The class of the pool's first layout, found with no lookup.
+    pub(crate) const FIRST: Class = Class(0);
+    /// A frame allocated alone, outside the pool's classes.
+    pub(crate) const HEAP: Class = Class(TAG as u8);
+    /// A frame of a shared size-class pool, taken for a layout this pool
+    /// has no class for: it goes back there, and this pool counts the call.
+    pub(crate) const OVERFLOW: Class = Class(62);
+    /// A frame of the pool's static frames (`reserve.rs`): it goes back
+    /// there.
+    pub(crate) const STATIC: Class = Class(61);
+
+    /// The pool's class at `index` (below [`CLASSES`]).
+    #[inline(always)]
+    pub(crate) const fn own(index: usize) -> Class {
+        debug_assert!(index < CLASSES);
+        Class(index as u8)
+    }
+
+    /// The index of one of the pool's classes, masked into range (the three
+    /// other homes mask to some class: test for them first).
+    #[inline(always)]
+    pub(crate) fn index(self) -> usize {
+        usize::from(self.0) & CLASS_MASK
+    }
+
+    /// The class's number, for a mask of the caller's (the hot slots').
+    #[inline(always)]
+    pub(crate) const fn bits(self) -> usize {
+        self.0 as usize
+    }
+
+    /// Whether the frame goes back to a size-class pool or the allocator,
+    /// not to this pool's caches.
+    #[inline(always)]
+    pub(crate) fn is_elsewhere(self) -> bool {
+        self == Class::HEAP || self == Class::OVERFLOW
+    }
+}
+
+/// A frame taken from a pool: its memory and where it goes back.
 #[derive(Clone, Copy)]
 pub(crate) struct Frame {
     pub(crate) ptr: NonNull<u8>,
-    pub(crate) class: u8,
+    pub(crate) class: Class,
 }
 
 const TAG: usize = MIN_ALIGN - 1;
-const _: () = assert!(HEAP as usize & TAG == TAG && CLASSES <= TAG);
-const _: () = assert!(OVERFLOW as usize & TAG == OVERFLOW as usize && OVERFLOW as usize >= CLASSES);
-const _: () = assert!(STATIC as usize & TAG == STATIC as usize && STATIC as usize >= CLASSES);
+const _: () = assert!(CLASSES <= Class::STATIC.0 as usize);
+const _: () = assert!(Class::STATIC.0 < Class::OVERFLOW.0 && Class::OVERFLOW.0 < Class::HEAP.0);
+const _: () = assert!(Class::HEAP.0 as usize == TAG);
 
 impl Frame {
     /// The frame in one word, so that the out-of-line takes return in a
@@ -49,7 +86,7 @@ impl Frame {
     #[inline(always)]
     pub(crate) fn tagged(self) -> NonNull<u8> {
         debug_assert!(self.ptr.as_ptr() as usize & TAG == 0);
-        let class = usize::from(self.class) & TAG;
+        let class = self.class.bits();
         // SAFETY: the address is a multiple of `MIN_ALIGN`, above `TAG`, so
         // adding a tag below it gives no null address (the pointer keeps the
         // frame's provenance; it is never read through until untagged).
@@ -63,7 +100,7 @@ impl Frame {
     #[inline(always)]
     pub(crate) unsafe fn from_tagged(tagged: NonNull<u8>) -> Frame {
         let tag = tagged.as_ptr() as usize & TAG;
-        let class = if tag == TAG { HEAP } else { tag as u8 };
+        let class = Class(tag as u8);
         // SAFETY: `tagged` is a non-null frame address, a multiple of
         // `MIN_ALIGN`, plus a tag below it: clearing the tag leaves the
         // frame's address, which is not null.
@@ -82,7 +119,7 @@ pub(crate) fn fresh_alloc(key: ClassKey) -> NonNull<u8> {
 
 /// A frame allocated alone, for a layout no class serves.
 pub(crate) fn heap_alloc(key: ClassKey) -> Frame {
-    Frame { ptr: fresh_alloc(key), class: HEAP }
+    Frame { ptr: fresh_alloc(key), class: Class::HEAP }
 }
 
 /// Frees a frame [`heap_alloc`] made for `key`.

@@ -7,7 +7,7 @@
 
 use core::ptr::NonNull;
 
-use crate::frame::{CLASS_MASK, Frame, HEAP, OVERFLOW, STATIC, heap_free};
+use crate::frame::{Class, Frame, heap_free};
 use crate::hot::HOT_MASK;
 use crate::layout::ClassKey;
 use crate::local::{LocalPool, Visit, local_pool, local_pool_or_insert, near_pool};
@@ -45,7 +45,7 @@ pub(crate) struct Held {
 impl Drop for Held {
     fn drop(&mut self) {
         let Held { pool, frame, key } = *self;
-        if frame.class == OVERFLOW {
+        if frame.class == Class::OVERFLOW {
             // SAFETY: the frame came from `take_frame(key)`, from a size-class
             // pool, and holds no value. That pool's cache is not this one.
             unsafe { pool.give_overflow(frame.ptr, key) };
@@ -103,7 +103,9 @@ impl FramePool {
         match way {
             // SAFETY: invariant 6: this thread's live cache (`local_pool`);
             // the caller's frame, of class 0.
-            Some(lp) => unsafe { self.give_cached(lp.as_ref(), Frame { ptr, class: 0 }, key) },
+            Some(lp) => unsafe {
+                self.give_cached(lp.as_ref(), Frame { ptr, class: Class::FIRST }, key)
+            },
             // SAFETY: forwarded from the caller.
             None => unsafe { self.give_back_other(ptr, key) },
         }
@@ -126,7 +128,7 @@ impl FramePool {
                 match self.remembered_class(lp, key) {
                     // SAFETY: forwarded from the caller, with the class
                     // `take_frame` chose.
-                    Some(OVERFLOW) => return unsafe { self.give_overflow(ptr, key) },
+                    Some(Class::OVERFLOW) => return unsafe { self.give_overflow(ptr, key) },
                     Some(class) => {
                         // SAFETY: as above.
                         return unsafe { self.give_cached(lp, Frame { ptr, class }, key) };
@@ -141,24 +143,24 @@ impl FramePool {
     }
 
     /// The class this thread's cache `lp` remembers for `key`, if any
-    /// ([`OVERFLOW`] for a layout it took from a size-class pool).
+    /// ([`Class::OVERFLOW`] for a layout it took from a size-class pool).
     #[inline]
-    fn remembered_class(&self, lp: &LocalPool, key: ClassKey) -> Option<u8> {
+    fn remembered_class(&self, lp: &LocalPool, key: ClassKey) -> Option<Class> {
         let served = self.served_key(key);
         lp.with_state(|st| {
             st.lookup(served)
-                .map(|class| class as u8)
-                .or_else(|| st.redirect(served).map(|_| OVERFLOW))
+                .map(Class::own)
+                .or_else(|| st.redirect(served).map(|_| Class::OVERFLOW))
         })
     }
 
     /// The class that serves `key` in this pool, as `take_frame` chose it:
     /// this thread's memory of it, or the pool's, which never changes once
-    /// chosen; [`OVERFLOW`] for a layout served by a size-class pool,
-    /// [`HEAP`] for one allocated alone.
-    pub(crate) fn class_of(&'static self, key: ClassKey) -> u8 {
+    /// chosen; [`Class::OVERFLOW`] for a layout served by a size-class pool,
+    /// [`Class::HEAP`] for one allocated alone.
+    pub(crate) fn class_of(&'static self, key: ClassKey) -> Class {
         if self.first.load(Ordering::Relaxed) == key.bits() {
-            return 0;
+            return Class::FIRST;
         }
         if let Some(lp) = local_pool(self.index.load(Ordering::Relaxed)) {
             // SAFETY: invariant 6: this thread's live cache (`local_pool`).
@@ -168,9 +170,9 @@ impl FramePool {
         }
         let served = self.served_key(key);
         match self.shared().class_for(served) {
-            Some(class) => class as u8,
-            None if self.overflow_pool(served).is_some() => OVERFLOW,
-            None => HEAP,
+            Some(class) => Class::own(class),
+            None if self.overflow_pool(served).is_some() => Class::OVERFLOW,
+            None => Class::HEAP,
         }
     }
 
@@ -182,10 +184,10 @@ impl FramePool {
     /// no longer holds a value.
     #[inline(never)]
     pub(crate) unsafe fn give_frame(&'static self, frame: Frame, key: ClassKey) {
-        if frame.class == STATIC && self.give_static(frame.ptr) {
+        if frame.class == Class::STATIC && self.give_static(frame.ptr) {
             return;
         }
-        if frame.class == OVERFLOW {
+        if frame.class == Class::OVERFLOW {
             // SAFETY: forwarded from the caller.
             return unsafe { self.give_overflow(frame.ptr, key) };
         }
@@ -213,7 +215,7 @@ impl FramePool {
     /// here.
     ///
     /// # Safety
-    /// As [`FramePool::give_frame`], for a frame of class [`OVERFLOW`].
+    /// As [`FramePool::give_frame`], for a frame of class [`Class::OVERFLOW`].
     #[cold]
     #[inline(never)]
     unsafe fn give_overflow(&'static self, ptr: NonNull<u8>, key: ClassKey) {
@@ -247,7 +249,7 @@ impl FramePool {
     unsafe fn give_cached(&'static self, lp: &LocalPool, frame: Frame, key: ClassKey) {
         // A heap frame's slot is always closed (and a size-class pool's
         // frame's): no separate test for them here.
-        if lp.visible.hot[frame.class as usize & HOT_MASK].put(frame.ptr).is_ok() {
+        if lp.visible.hot[frame.class.bits() & HOT_MASK].put(frame.ptr).is_ok() {
             if lp.counters().hot_free() {
                 self.end_hot_lap(lp);
             }
@@ -264,11 +266,11 @@ impl FramePool {
     /// As [`FramePool::give_cached`].
     #[inline(never)]
     unsafe fn give_to_magazines(&'static self, lp: &LocalPool, frame: Frame, key: ClassKey) {
-        if frame.class == HEAP || frame.class == OVERFLOW {
+        if frame.class.is_elsewhere() {
             // SAFETY: forwarded from the caller.
             return unsafe { self.give_back_slow(frame, key) };
         }
-        let class = frame.class as usize & CLASS_MASK;
+        let class = frame.class.index();
         bump(&lp.counters().frees, 1);
         lp.with_state(|st| {
             // SAFETY: the caller gives us the frame, a free frame of `class`.
@@ -286,7 +288,7 @@ impl FramePool {
     #[cold]
     #[inline(never)]
     unsafe fn give_back_slow(&'static self, frame: Frame, key: ClassKey) {
-        if frame.class == OVERFLOW {
+        if frame.class == Class::OVERFLOW {
             // SAFETY: forwarded from the caller.
             return unsafe { self.give_overflow(frame.ptr, key) };
         }
@@ -295,7 +297,7 @@ impl FramePool {
         let local = local_pool_or_insert(idx, shared).map(|lp| {
             // SAFETY: invariant 6: this thread's live cache (`local_pool`).
             let lp = unsafe { lp.as_ref() };
-            if frame.class == HEAP {
+            if frame.class == Class::HEAP {
                 let c = lp.counters();
                 bump(&c.frees, 1);
                 bump(&c.heap_frees, 1);

@@ -5,7 +5,7 @@
 
 use core::ptr::NonNull;
 
-use crate::frame::{CLASSES, HEAP};
+use crate::frame::{CLASSES, Class};
 use crate::stats::{Counters, Totals};
 use crate::sync::{AtomicPtr, Ordering::Relaxed};
 
@@ -27,7 +27,10 @@ pub(crate) struct HotSlot(AtomicPtr<u8>);
 /// [`HOT_MASK`].
 pub(crate) const HOT_SLOTS: usize = 2 * CLASSES;
 pub(crate) const HOT_MASK: usize = HOT_SLOTS - 1;
-const _: () = assert!(HEAP as usize & HOT_MASK >= CLASSES);
+// The homes outside the classes fall on slots that stay closed.
+const _: () = assert!(Class::HEAP.bits() & HOT_MASK >= CLASSES);
+const _: () = assert!(Class::OVERFLOW.bits() & HOT_MASK >= CLASSES);
+const _: () = assert!(Class::STATIC.bits() & HOT_MASK >= CLASSES);
 
 /// A slot holding this address is closed: a pool with no room for idle
 /// frames (`max_idle` below 2) keeps none here either. Frames are at least
@@ -82,7 +85,8 @@ pub(crate) struct Visible {
     /// pointer chase.
     pub(crate) counters: Counters,
     /// One hot frame per class, in front of the magazines. Slots past
-    /// [`CLASSES`] stay closed, among them [`HEAP`]'s.
+    /// [`CLASSES`] stay closed, among them those of [`Class::HEAP`] and the other homes outside the
+    /// classes.
     pub(crate) hot: [HotSlot; HOT_SLOTS],
 }
 

@@ -12,7 +12,7 @@ use crate::budget;
 use crate::classes::Classes;
 use crate::decay::{Instant, RecentPeak, Settings};
 use crate::depot::Depot;
-use crate::frame::{CLASSES, Frame, HEAP, free_list, fresh_alloc, heap_alloc, heap_free};
+use crate::frame::{CLASSES, Class, Frame, free_list, fresh_alloc, heap_alloc, heap_free};
 use crate::freelist::List;
 use crate::hot::Visible;
 use crate::layout::ClassKey;
@@ -398,7 +398,7 @@ impl Shared {
                         fresh_alloc(ckey)
                     }
                 };
-                Frame { ptr, class: class as u8 }
+                Frame { ptr, class: Class::own(class) }
             }
         };
         self.add_retired(&t);
@@ -417,13 +417,13 @@ impl Shared {
     /// no longer holds a value.
     pub(crate) unsafe fn give_back_orphan(&self, frame: Frame, key: ClassKey) {
         let mut t = Totals { frees: 1, ..Totals::default() };
-        if frame.class == HEAP {
+        if frame.class == Class::HEAP {
             t.heap_frees = 1;
             t.bytes_out = key.size() as u64;
             // SAFETY: a heap frame was allocated alone with `key`'s layout.
             unsafe { heap_free(frame.ptr, key) };
         } else {
-            let class = frame.class as usize;
+            let class = frame.class.index();
             // No thread cache holds it: the depot may keep it up to the pool's
             // bound; past that it is freed.
             let limit = (self.idle_limit.load(Relaxed) as usize).min(self.settings.max_idle);

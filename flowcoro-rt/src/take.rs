@@ -8,7 +8,7 @@
 use core::ptr::NonNull;
 
 use crate::decay;
-use crate::frame::{CLASS_MASK, Frame, OVERFLOW, STATIC, fresh_alloc, heap_alloc};
+use crate::frame::{Class, Frame, fresh_alloc, heap_alloc};
 use crate::give::Held;
 use crate::layout::ClassKey;
 use crate::local::{
@@ -22,7 +22,7 @@ use crate::sync::{Ordering, Ordering::Relaxed, Ordering::Release, bump};
 
 impl FramePool {
     /// Takes a frame for `key`: the fast path. A layout past this pool's
-    /// classes is served by a shared size-class pool ([`OVERFLOW`]), and
+    /// classes is served by a shared size-class pool ([`Class::OVERFLOW`]), and
     /// counted here.
     // Inlined into each future's code only where it pays: in optimised
     // builds. A debug build calls the one copy here.
@@ -37,7 +37,7 @@ impl FramePool {
                 let lp = unsafe { lp.as_ref() };
                 if let Some(ptr) = lp.visible.hot[0].take() {
                     // Counted by the free that filled the slot.
-                    return Frame { ptr, class: 0 };
+                    return Frame { ptr, class: Class::FIRST };
                 }
                 // SAFETY: `take_near` returns a tagged frame.
                 return unsafe { Frame::from_tagged(self.take_near(lp, key)) };
@@ -54,7 +54,7 @@ impl FramePool {
     /// frame [`tagged`](Frame::tagged).
     #[inline(never)]
     fn take_near(&'static self, lp: &LocalPool, key: ClassKey) -> NonNull<u8> {
-        match lp.with_state(|st| self.take_cached(lp, st, 0, key)) {
+        match lp.with_state(|st| self.take_cached(lp, st, Class::FIRST, key)) {
             Some(frame) => frame.tagged(),
             None => self.take_slow(key).tagged(),
         }
@@ -74,8 +74,9 @@ impl FramePool {
         if let Some(lp) = local_pool(self.index.load(Ordering::Relaxed)) {
             // SAFETY: invariant 6: this thread's live cache (`local_pool`).
             let lp = unsafe { lp.as_ref() };
-            let cached =
-                lp.with_state(|st| st.lookup(key).and_then(|c| self.take_cached(lp, st, c, key)));
+            let cached = lp.with_state(|st| {
+                st.lookup(key).and_then(|c| self.take_cached(lp, st, Class::own(c), key))
+            });
             if let Some(frame) = cached {
                 return frame.tagged();
             }
@@ -95,7 +96,7 @@ impl FramePool {
         if high {
             shared.observe_peak();
         }
-        Some(Frame { ptr, class: STATIC })
+        Some(Frame { ptr, class: Class::STATIC })
     }
 
     /// A cached frame of `class` from this thread's `lp`: the hot frame, or
@@ -105,19 +106,18 @@ impl FramePool {
         &'static self,
         lp: &LocalPool,
         st: &mut LocalState,
-        class: usize,
+        class: Class,
         key: ClassKey,
     ) -> Option<Frame> {
-        let class = class & CLASS_MASK;
-        if let Some(ptr) = lp.visible.hot[class].take() {
+        if let Some(ptr) = lp.visible.hot[class.index()].take() {
             // Counted by the free that filled the slot.
-            return Some(Frame { ptr, class: class as u8 });
+            return Some(Frame { ptr, class });
         }
-        let ptr = st.mags[class].pop()?;
+        let ptr = st.mags[class.index()].pop()?;
         let c = lp.counters();
         let reused = c.reused.load(Relaxed).wrapping_add(1);
         c.reused.store(reused, Release);
-        let frame = Frame { ptr, class: class as u8 };
+        let frame = Frame { ptr, class };
         // A constant mask on a value already in a register (the adaptive
         // interval is counted in `tick`, off this path), and this thread's
         // level against its highest (see `LocalState::high`).
@@ -222,7 +222,7 @@ impl FramePool {
         if self.settings.prewarm > 0 {
             shared.prewarm_once(class);
         }
-        if let Some(frame) = self.take_cached(lp, st, class, key) {
+        if let Some(frame) = self.take_cached(lp, st, Class::own(class), key) {
             return frame;
         }
         let mags = &mut st.mags[class];
@@ -233,14 +233,14 @@ impl FramePool {
         }
         if let Some(ptr) = refilled.and_then(|()| st.mags[class].pop()) {
             bump(&c.reused, 1);
-            let frame = Frame { ptr, class: class as u8 };
+            let frame = Frame { ptr, class: Class::own(class) };
             self.check_high_holding(lp, st, frame, key);
             return frame;
         }
         let ckey = shared.classes.key(class);
         bump(&c.fresh, 1);
         bump(&c.bytes_in, ckey.size() as u64);
-        let frame = Frame { ptr: fresh_alloc(ckey), class: class as u8 };
+        let frame = Frame { ptr: fresh_alloc(ckey), class: Class::own(class) };
         let held = Held { pool: self, frame, key };
         if lp.check_high(st) == Peak::Unrecorded {
             shared.observe_peak();
@@ -263,7 +263,7 @@ impl FramePool {
         let before = sc_fresh();
         let frame = sc.take_frame(sc_key(key));
         let fresh = sc_fresh() != before;
-        let frame = Frame { ptr: frame.ptr, class: OVERFLOW };
+        let frame = Frame { ptr: frame.ptr, class: Class::OVERFLOW };
         match local_pool_or_insert(idx, shared) {
             Some(lp) => {
                 // SAFETY: invariant 6: this thread's live cache (`local_pool`).
@@ -417,7 +417,7 @@ mod tests {
         drop(POOL.alloc(std::future::ready([0u8; 7000])));
         // ... and a smaller one then shares class 0.
         let shared = KeyOf::<std::future::Ready<[u8; 300]>>::KEY;
-        assert_eq!(POOL.class_of(shared), 0);
+        assert_eq!(POOL.class_of(shared), crate::frame::Class::FIRST);
         for round in 0..3 {
             let handles: Vec<_> =
                 (0..5).map(|_| POOL.alloc(std::future::ready([0u8; 300]))).collect();
