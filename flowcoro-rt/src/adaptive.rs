@@ -21,36 +21,31 @@ use crate::sync::Ordering::Relaxed;
 /// that make a thread ask for larger magazines.
 pub(crate) const STREAM: u32 = 8;
 
-impl LocalPool {
-    /// Notes a depot visit of this thread (owning thread only): a spill of
-    /// a full magazine, or a refill of an empty cache. After
-    /// [`STREAM`] visits the same way, each at most two magazines' worth of
-    /// this thread's calls after the last, with its magazines as large as
-    /// the pool allows for now, asks the pool for larger ones; the next
-    /// [`sync_cap`](LocalPool::sync_cap) takes them up.
-    pub(crate) fn visit_depot(&self, st: &mut LocalState, visit: Visit) {
-        let c = self.counters();
-        let calls = c
-            .reused
-            .load(Relaxed)
-            .wrapping_add(c.fresh.load(Relaxed))
-            .wrapping_add(c.frees.load(Relaxed));
-        let since = calls.wrapping_sub(core::mem::replace(&mut st.depot_at, calls));
-        let cap = st.mags[0].cap();
-        let streaming = st.depot_last == visit && since <= 2 * cap as u64;
-        st.depot_last = visit;
-        st.depot_run = if streaming { st.depot_run + 1 } else { 0 };
-        if st.depot_run < STREAM {
-            return;
-        }
-        st.depot_run = 0;
-        let shared = self.shared;
-        if cap < MAGAZINE_MAX
-            && cap >= shared.grown.load(Relaxed)
-            && shared.threads.load(Relaxed) > 1
-        {
-            shared.grow_magazines(cap);
-        }
+/// Notes a depot visit of this thread (owning thread only): a spill of
+/// a full magazine, or a refill of an empty cache. After
+/// [`STREAM`] visits the same way, each at most two magazines' worth of
+/// this thread's calls after the last, with its magazines as large as
+/// the pool allows for now, asks the pool for larger ones; the next
+/// [`sync_cap`](LocalPool::sync_cap) takes them up.
+pub(crate) fn visit_depot(lp: &LocalPool, st: &mut LocalState, visit: Visit) {
+    let c = lp.counters();
+    let calls = c
+        .reused
+        .load(Relaxed)
+        .wrapping_add(c.fresh.load(Relaxed))
+        .wrapping_add(c.frees.load(Relaxed));
+    let since = calls.wrapping_sub(core::mem::replace(&mut st.depot_at, calls));
+    let cap = st.mags[0].cap();
+    let streaming = st.depot_last == visit && since <= 2 * cap as u64;
+    st.depot_last = visit;
+    st.depot_run = if streaming { st.depot_run + 1 } else { 0 };
+    if st.depot_run < STREAM {
+        return;
+    }
+    st.depot_run = 0;
+    let shared = lp.shared;
+    if cap < MAGAZINE_MAX && cap >= shared.grown.load(Relaxed) && shared.threads.load(Relaxed) > 1 {
+        shared.grow_magazines(cap);
     }
 }
 

@@ -18,6 +18,7 @@ use core::pin::Pin;
 use core::ptr::NonNull;
 use core::task::{Context, Poll};
 
+use crate::give::way_back;
 use crate::layout::{ClassKey, KeyOf};
 use crate::local::LocalPool;
 use crate::pool::FramePool;
@@ -154,7 +155,7 @@ impl Vtable {
         let pool = unsafe { self.pool(frame) };
         // SAFETY: the frame was taken from `pool` for `key`, and `drop` drops
         // the future it holds.
-        unsafe { pool.drop_and_give_back(frame, self.key, self.drop, || pool.way_back(self.key)) }
+        unsafe { pool.drop_and_give_back(frame, self.key, self.drop, || way_back(pool, self.key)) }
     }
 
     /// [`Vtable::destroy`] with the pool and its way back found before the
@@ -180,7 +181,7 @@ impl Vtable {
     unsafe fn early(&self, frame: NonNull<u8>) -> Early {
         // SAFETY: the caller's contract.
         let pool = unsafe { self.pool(frame) };
-        (pool, pool.way_back(self.key))
+        (pool, way_back(pool, self.key))
     }
 }
 

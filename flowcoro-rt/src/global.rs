@@ -18,29 +18,27 @@ pub(crate) fn all() -> Vec<&'static FramePool> {
     lock(&POOLS).clone()
 }
 
-impl FramePool {
-    /// Registers the pool in the global list on first use; returns its
-    /// index there, plus one.
-    pub(crate) fn register(&'static self) -> usize {
-        let idx = self.index.load(Ordering::Acquire);
-        if idx != 0 {
-            return idx;
-        }
-        let shared = self.shared();
-        let mut all = lock(&POOLS);
-        let idx = self.index.load(Ordering::Acquire);
-        if idx != 0 {
-            return idx;
-        }
-        all.push(self);
-        budget::join(shared);
-        let idx = all.len();
-        self.index.store(idx, Ordering::Release);
-        if idx < NEAR {
-            self.near.store(idx, Ordering::Release);
-        }
-        idx
+/// Registers the pool in the global list on first use; returns its
+/// index there, plus one.
+pub(crate) fn register(pool: &'static FramePool) -> usize {
+    let idx = pool.index.load(Ordering::Acquire);
+    if idx != 0 {
+        return idx;
     }
+    let shared = pool.shared();
+    let mut all = lock(&POOLS);
+    let idx = pool.index.load(Ordering::Acquire);
+    if idx != 0 {
+        return idx;
+    }
+    all.push(pool);
+    budget::join(shared);
+    let idx = all.len();
+    pool.index.store(idx, Ordering::Release);
+    if idx < NEAR {
+        pool.near.store(idx, Ordering::Release);
+    }
+    idx
 }
 
 /// Every pool used so far, sorted by name.

@@ -20,59 +20,57 @@ use crate::sync::{Ordering, Ordering::Relaxed};
 /// When the last pass over every pool ran, in [`decay::millis`].
 static LAST_PASS: AtomicU64 = AtomicU64::new(0);
 
-impl FramePool {
-    /// The end of a lap of this thread's hot-slot frees: a look at the clock,
-    /// and the next lap, as long as the interval the look chose.
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn end_hot_lap(&'static self, lp: &LocalPool) {
-        lp.with_state(|st| {
-            st.since_tick = 0;
-            // The next lap first, as long as the interval so far: the look
-            // below sets the one after it, and if it unwinds the count goes on.
-            lp.counters().start_hot_lap(st.tick_interval);
-            self.look(lp, st);
-        });
-    }
-
-    /// Every [`decay::TICK`] reuses from a thread's magazines: once
-    /// `st.tick_interval` calls have passed since the last look, a look.
-    pub(crate) fn tick(&'static self, lp: &LocalPool, st: &mut LocalState) {
-        st.since_tick += decay::TICK;
-        if st.since_tick < st.tick_interval {
-            return;
-        }
+/// The end of a lap of this thread's hot-slot frees: a look at the clock,
+/// and the next lap, as long as the interval the look chose.
+#[cold]
+#[inline(never)]
+pub(crate) fn end_hot_lap(pool: &'static FramePool, lp: &LocalPool) {
+    lp.with_state(|st| {
         st.since_tick = 0;
-        self.look(lp, st);
-    }
+        // The next lap first, as long as the interval so far: the look
+        // below sets the one after it, and if it unwinds the count goes on.
+        lp.counters().start_hot_lap(st.tick_interval);
+        look(pool, lp, st);
+    });
+}
 
-    /// A look at the clock (unless this thread looked very recently), the
-    /// next interval between looks, and maybe a decay step, after which this
-    /// thread's magazines shrink to what the pool's decayed peak calls for
-    /// (the owner gives back its own cache: no other thread touches it).
-    /// Runs with no frame in flight, or with one held by an unwind guard.
-    fn look(&'static self, lp: &LocalPool, st: &mut LocalState) {
-        #[cfg(all(test, not(loom)))]
-        hooks::inject("look");
-        let (next, now) = decay::tick(st.tick_interval);
-        st.tick_interval = next;
-        let Some(now) = now else {
-            return;
-        };
-        let shared = self.shared();
-        shared.decay_step(now);
-        lp.sync_cap(st);
-        if st.high.is_stopped() && shared.threads.load(Relaxed) == 1 {
-            // The other threads are gone: the peak can be exact again.
-            st.high = High::START;
-        }
-        let ms = decay::millis(now);
-        let last = LAST_PASS.load(Ordering::Relaxed);
-        if ms.saturating_sub(last) >= decay::PASS.as_millis() as u64
-            && LAST_PASS.compare_exchange(last, ms, Ordering::Relaxed, Ordering::Relaxed).is_ok()
-        {
-            decay_pass(now);
-        }
+/// Every [`decay::TICK`] reuses from a thread's magazines: once
+/// `st.tick_interval` calls have passed since the last look, a look.
+pub(crate) fn reuse_tick(pool: &'static FramePool, lp: &LocalPool, st: &mut LocalState) {
+    st.since_tick += decay::TICK;
+    if st.since_tick < st.tick_interval {
+        return;
+    }
+    st.since_tick = 0;
+    look(pool, lp, st);
+}
+
+/// A look at the clock (unless this thread looked very recently), the
+/// next interval between looks, and maybe a decay step, after which this
+/// thread's magazines shrink to what the pool's decayed peak calls for
+/// (the owner gives back its own cache: no other thread touches it).
+/// Runs with no frame in flight, or with one held by an unwind guard.
+fn look(pool: &'static FramePool, lp: &LocalPool, st: &mut LocalState) {
+    #[cfg(all(test, not(loom)))]
+    hooks::inject("look");
+    let (next, now) = decay::tick(st.tick_interval);
+    st.tick_interval = next;
+    let Some(now) = now else {
+        return;
+    };
+    let shared = pool.shared();
+    shared.decay_step(now);
+    lp.sync_cap(st);
+    if st.high.is_stopped() && shared.threads.load(Relaxed) == 1 {
+        // The other threads are gone: the peak can be exact again.
+        st.high = High::START;
+    }
+    let ms = decay::millis(now);
+    let last = LAST_PASS.load(Ordering::Relaxed);
+    if ms.saturating_sub(last) >= decay::PASS.as_millis() as u64
+        && LAST_PASS.compare_exchange(last, ms, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    {
+        decay_pass(now);
     }
 }
 

@@ -13,10 +13,12 @@ use core::task::{Context, Poll};
 use futures_core::{FusedStream, Stream};
 
 use crate::give::Unwritten;
+use crate::give::{give_back, give_back_by};
 use crate::layout::{CACHE_LINE, ClassKey, KeyOf};
 use crate::local::LocalPool;
 use crate::pool::FramePool;
 use crate::reserve::frame_bytes;
+use crate::take::take_frame;
 
 impl FramePool {
     /// Places `fut` in a frame of this pool.
@@ -64,7 +66,7 @@ impl FramePool {
     #[inline(always)]
     pub fn place_with<T, M: FnOnce() -> T>(&'static self, make: M) -> Pooled<T> {
         let key = KeyOf::<T>::KEY;
-        let frame = self.take_frame(key);
+        let frame = take_frame(self, key);
         let guard = Unwritten { pool: self, frame, key };
         debug_assert!(frame.ptr.as_ptr() as usize % core::mem::align_of::<T>() == 0);
         // SAFETY: invariant 1: `take_frame` returned memory of a class that fits `key`,
@@ -164,7 +166,7 @@ pub(crate) unsafe fn destroy<F>(pool: &'static FramePool, frame: NonNull<u8>) {
     core::mem::forget(on_unwind);
     // SAFETY: the frame's value has been dropped; the memory is free. (Its
     // fast path is inlined here in optimised builds only.)
-    unsafe { pool.give_back(frame, key) };
+    unsafe { give_back(pool, frame, key) };
 }
 
 /// Gives a frame back when it is dropped: while the drop of the value it
@@ -178,7 +180,7 @@ struct GiveBack {
 impl Drop for GiveBack {
     fn drop(&mut self) {
         // SAFETY: the frame's value is gone: its drop unwound.
-        unsafe { self.pool.give_back(self.ptr, self.key) };
+        unsafe { give_back(self.pool, self.ptr, self.key) };
     }
 }
 
@@ -208,7 +210,7 @@ impl FramePool {
             core::mem::forget(on_unwind);
         }
         // SAFETY: the frame's value has been dropped; the memory is free.
-        unsafe { self.give_back_by(way(), ptr, key) };
+        unsafe { give_back_by(self, way(), ptr, key) };
     }
 }
 

@@ -7,306 +7,313 @@
 
 use core::ptr::NonNull;
 
+use crate::adaptive::visit_depot;
 use crate::decay;
 use crate::frame::{Class, Frame, fresh_alloc, heap_alloc};
 use crate::give::Held;
+use crate::global::register;
 use crate::layout::ClassKey;
+use crate::lifecycle::reuse_tick;
 use crate::local::{
     LocalPool, LocalState, Peak, Visit, level, local_pool, local_pool_or_insert, near_pool,
 };
 use crate::pool::FramePool;
 use crate::reserve::Reserve;
+use crate::size_class::overflow_pool;
 use crate::size_class::{sc_key, size_class};
 use crate::stats::Totals;
 use crate::sync::{Ordering, Ordering::Relaxed, Ordering::Release, bump};
 
-impl FramePool {
-    /// Takes a frame for `key`: the fast path. A layout past this pool's
-    /// classes is served by a shared size-class pool ([`Class::OVERFLOW`]), and
-    /// counted here.
-    // Inlined into each future's code only where it pays: in optimised
-    // builds. A debug build calls the one copy here.
-    #[cfg_attr(not(debug_assertions), inline(always))]
-    pub(crate) fn take_frame(&'static self, key: ClassKey) -> Frame {
-        // The pool's first layout, a non-generic fn's only one, is class 0:
-        // its hot frame is the whole inline path. The others, and the
-        // magazines, are one call away.
-        if self.first.load(Ordering::Relaxed) == key.bits() {
-            if let Some(lp) = near_pool(self.near.load(Ordering::Relaxed)) {
-                // SAFETY: invariant 6: this thread's live cache (`local_pool`).
-                let lp = unsafe { lp.as_ref() };
-                if let Some(ptr) = lp.visible.hot[0].take() {
-                    // Counted by the free that filled the slot.
-                    return Frame { ptr, class: Class::FIRST };
-                }
-                // SAFETY: `take_near` returns a tagged frame.
-                return unsafe { Frame::from_tagged(self.take_near(lp, key)) };
-            }
-        }
-        // SAFETY: `take_other` returns a tagged frame.
-        unsafe { Frame::from_tagged(self.take_other(key)) }
-    }
-
-    /// [`take_frame`](FramePool::take_frame) of the first layout past an
-    /// empty hot slot, with this thread's cache `lp` at hand: the
-    /// magazines of class 0, then the slow path. The way a thread that only
-    /// takes (its frames freed by another) takes every frame. Returns the
-    /// frame [`tagged`](Frame::tagged).
-    #[inline(never)]
-    fn take_near(&'static self, lp: &LocalPool, key: ClassKey) -> NonNull<u8> {
-        match lp.with_state(|st| self.take_cached(lp, st, Class::FIRST, key)) {
-            Some(frame) => frame.tagged(),
-            None => self.take_slow(key).tagged(),
-        }
-    }
-
-    /// [`take_frame`](FramePool::take_frame) past the hot slot of the first
-    /// layout: a pool past the near table, a layout other than the first one
-    /// this thread asked for (a generic fn's), the magazines, or an empty
-    /// cache. Returns the frame [`tagged`](Frame::tagged).
-    #[inline(never)]
-    fn take_other(&'static self, key: ClassKey) -> NonNull<u8> {
-        if let Some(reserve) = self.reserve {
-            if let Some(frame) = self.take_static(reserve, key) {
-                return frame.tagged();
-            }
-        }
-        if let Some(lp) = local_pool(self.index.load(Ordering::Relaxed)) {
+/// Takes a frame for `key`: the fast path. A layout past this pool's
+/// classes is served by a shared size-class pool ([`Class::OVERFLOW`]), and
+/// counted here.
+// Inlined into each future's code only where it pays: in optimised
+// builds. A debug build calls the one copy here.
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) fn take_frame(pool: &'static FramePool, key: ClassKey) -> Frame {
+    // The pool's first layout, a non-generic fn's only one, is class 0:
+    // its hot frame is the whole inline path. The others, and the
+    // magazines, are one call away.
+    if pool.first.load(Ordering::Relaxed) == key.bits() {
+        if let Some(lp) = near_pool(pool.near.load(Ordering::Relaxed)) {
             // SAFETY: invariant 6: this thread's live cache (`local_pool`).
             let lp = unsafe { lp.as_ref() };
-            let cached = lp.with_state(|st| {
-                st.lookup(key).and_then(|c| self.take_cached(lp, st, Class::own(c), key))
-            });
-            if let Some(frame) = cached {
-                return frame.tagged();
+            if let Some(ptr) = lp.visible.hot[0].take() {
+                // Counted by the free that filled the slot.
+                return Frame { ptr, class: Class::FIRST };
             }
+            // SAFETY: `take_near` returns a tagged frame.
+            return unsafe { Frame::from_tagged(take_near(pool, lp, key)) };
         }
-        self.take_slow(key).tagged()
     }
+    // SAFETY: `take_other` returns a tagged frame.
+    unsafe { Frame::from_tagged(take_other(pool, key)) }
+}
 
-    /// A frame of the pool's static frames, if one is free and fits,
-    /// counted (under the registry lock: a pool with static frames is one
-    /// for a microcontroller, where that lock is a critical section).
-    #[cold]
-    fn take_static(&'static self, reserve: &dyn Reserve, key: ClassKey) -> Option<Frame> {
-        let (ptr, high) = reserve.take(key)?;
-        self.register();
-        let shared = self.shared();
-        shared.add_retired(&Totals { allocations: 1, reused: 1, ..Totals::default() });
-        if high {
-            shared.observe_peak();
-        }
-        Some(Frame { ptr, class: Class::STATIC })
+/// [`take_frame`] of the first layout past an
+/// empty hot slot, with this thread's cache `lp` at hand: the
+/// magazines of class 0, then the slow path. The way a thread that only
+/// takes (its frames freed by another) takes every frame. Returns the
+/// frame [`tagged`](Frame::tagged).
+#[inline(never)]
+fn take_near(pool: &'static FramePool, lp: &LocalPool, key: ClassKey) -> NonNull<u8> {
+    match lp.with_state(|st| take_cached(pool, lp, st, Class::FIRST, key)) {
+        Some(frame) => frame.tagged(),
+        None => take_slow(pool, key).tagged(),
     }
+}
 
-    /// A cached frame of `class` from this thread's `lp`: the hot frame, or
-    /// one from the magazines.
-    #[inline]
-    fn take_cached(
-        &'static self,
-        lp: &LocalPool,
-        st: &mut LocalState,
-        class: Class,
-        key: ClassKey,
-    ) -> Option<Frame> {
-        if let Some(ptr) = lp.visible.hot[class.index()].take() {
-            // Counted by the free that filled the slot.
-            return Some(Frame { ptr, class });
+/// [`take_frame`] past the hot slot of the first
+/// layout: a pool past the near table, a layout other than the first one
+/// this thread asked for (a generic fn's), the magazines, or an empty
+/// cache. Returns the frame [`tagged`](Frame::tagged).
+#[inline(never)]
+fn take_other(pool: &'static FramePool, key: ClassKey) -> NonNull<u8> {
+    if let Some(reserve) = pool.reserve {
+        if let Some(frame) = take_static(pool, reserve, key) {
+            return frame.tagged();
         }
-        let ptr = st.mags[class.index()].pop()?;
-        let c = lp.counters();
-        let reused = c.reused.load(Relaxed).wrapping_add(1);
-        c.reused.store(reused, Release);
-        let frame = Frame { ptr, class };
-        // A constant mask on a value already in a register (the adaptive
-        // interval is counted in `tick`, off this path), and this thread's
-        // level against its highest (see `LocalState::high`).
-        if reused % decay::TICK == 0 || st.high.passed_by(level(c, reused)) {
-            self.after_reuse(lp, st, frame, key, reused);
-        }
-        Some(frame)
     }
-
-    /// The rare work after a reuse from the magazines: the decay tick, and a
-    /// new high of this thread's level. Holds the taken frame meanwhile: if
-    /// anything here unwinds, the frame goes back to the pool's depot.
-    #[cold]
-    #[inline(never)]
-    fn after_reuse(
-        &'static self,
-        lp: &LocalPool,
-        st: &mut LocalState,
-        frame: Frame,
-        key: ClassKey,
-        reused: u64,
-    ) {
-        let held = Held { pool: self, frame, key };
-        if reused % decay::TICK == 0 {
-            self.tick(lp, st);
+    if let Some(lp) = local_pool(pool.index.load(Ordering::Relaxed)) {
+        // SAFETY: invariant 6: this thread's live cache (`local_pool`).
+        let lp = unsafe { lp.as_ref() };
+        let cached = lp.with_state(|st| {
+            st.lookup(key).and_then(|c| take_cached(pool, lp, st, Class::own(c), key))
+        });
+        if let Some(frame) = cached {
+            return frame.tagged();
         }
+    }
+    take_slow(pool, key).tagged()
+}
+
+/// A frame of the pool's static frames, if one is free and fits,
+/// counted (under the registry lock: a pool with static frames is one
+/// for a microcontroller, where that lock is a critical section).
+#[cold]
+fn take_static(pool: &'static FramePool, reserve: &dyn Reserve, key: ClassKey) -> Option<Frame> {
+    let (ptr, high) = reserve.take(key)?;
+    register(pool);
+    let shared = pool.shared();
+    shared.add_retired(&Totals { allocations: 1, reused: 1, ..Totals::default() });
+    if high {
+        shared.observe_peak();
+    }
+    Some(Frame { ptr, class: Class::STATIC })
+}
+
+/// A cached frame of `class` from this thread's `lp`: the hot frame, or
+/// one from the magazines.
+#[inline]
+fn take_cached(
+    pool: &'static FramePool,
+    lp: &LocalPool,
+    st: &mut LocalState,
+    class: Class,
+    key: ClassKey,
+) -> Option<Frame> {
+    if let Some(ptr) = lp.visible.hot[class.index()].take() {
+        // Counted by the free that filled the slot.
+        return Some(Frame { ptr, class });
+    }
+    let ptr = st.mags[class.index()].pop()?;
+    let c = lp.counters();
+    let reused = c.reused.load(Relaxed).wrapping_add(1);
+    c.reused.store(reused, Release);
+    let frame = Frame { ptr, class };
+    // A constant mask on a value already in a register (the adaptive
+    // interval is counted in `tick`, off this path), and this thread's
+    // level against its highest (see `LocalState::high`).
+    if reused % decay::TICK == 0 || st.high.passed_by(level(c, reused)) {
+        after_reuse(pool, lp, st, frame, key, reused);
+    }
+    Some(frame)
+}
+
+/// The rare work after a reuse from the magazines: the decay tick, and a
+/// new high of this thread's level. Holds the taken frame meanwhile: if
+/// anything here unwinds, the frame goes back to the pool's depot.
+#[cold]
+#[inline(never)]
+fn after_reuse(
+    pool: &'static FramePool,
+    lp: &LocalPool,
+    st: &mut LocalState,
+    frame: Frame,
+    key: ClassKey,
+    reused: u64,
+) {
+    let held = Held { pool, frame, key };
+    if reused % decay::TICK == 0 {
+        reuse_tick(pool, lp, st);
+    }
+    lp.check_high(st);
+    core::mem::forget(held);
+}
+
+#[cold]
+#[inline(never)]
+fn take_slow(pool: &'static FramePool, key: ClassKey) -> Frame {
+    let idx = register(pool);
+    let shared = pool.shared();
+    let redirected = local_pool(idx).and_then(|lp| {
+        // SAFETY: invariant 6: this thread's live cache (`local_pool`).
+        let lp = unsafe { lp.as_ref() };
+        lp.with_state(|st| st.redirect(key))
+    });
+    if let Some(to) = redirected {
+        return take_overflow(pool, idx, size_class(to), key);
+    }
+    let class = shared.class_for(key);
+    if class.is_none() {
+        if let Some((to, sc)) = overflow_pool(pool, key) {
+            if let Some(lp) = local_pool_or_insert(idx, shared) {
+                // SAFETY: invariant 6: this thread's live cache (`local_pool`).
+                let lp = unsafe { lp.as_ref() };
+                lp.with_state(|st| st.remember_redirect(key, to));
+            }
+            shared.classes.note_other(key);
+            return take_overflow(pool, idx, sc, key);
+        }
+    }
+    let local = local_pool_or_insert(idx, shared).map(|lp| {
+        // SAFETY: invariant 6: this thread's live cache (`local_pool`).
+        let lp = unsafe { lp.as_ref() };
+        lp.with_state(|st| take_slow_cached(pool, lp, st, class, key))
+    });
+    match local {
+        Some(frame) => frame,
+        None => shared.take_orphan(key, class),
+    }
+}
+
+/// [`take_slow`] with this thread's cache: a heap
+/// frame for a layout with no class, or the magazines, refilled from the
+/// depot, or new memory.
+fn take_slow_cached(
+    pool: &'static FramePool,
+    lp: &LocalPool,
+    st: &mut LocalState,
+    class: Option<usize>,
+    key: ClassKey,
+) -> Frame {
+    let shared = pool.shared();
+    let c = lp.counters();
+    let Some(class) = class else {
+        bump(&c.heap_fallbacks, 1);
+        bump(&c.bytes_in, key.size() as u64);
+        shared.classes.note_other(key);
+        let frame = heap_alloc(key);
+        check_high_holding(pool, lp, st, frame, key);
+        return frame;
+    };
+    st.remember(key, class);
+    // Class 0's own layout (not one that shares it) takes the inline
+    // path from now on. Written once: every call of every thread
+    // reads the line.
+    if class == 0
+        && pool.reserve.is_none()
+        && pool.first.load(Ordering::Relaxed) != key.bits()
+        && shared.classes.key(0) == key
+    {
+        pool.first.store(key.bits(), Ordering::Relaxed);
+    }
+    // A slow take (refill or new memory): traffic may be changing,
+    // watch the clock closely again, and size the magazines anew.
+    lp.watch_closely(st);
+    lp.sync_cap(st);
+    if pool.settings.prewarm > 0 {
+        shared.prewarm_once(class);
+    }
+    if let Some(frame) = take_cached(pool, lp, st, Class::own(class), key) {
+        return frame;
+    }
+    let mags = &mut st.mags[class];
+    let refilled = shared.depot_refill(class, mags.surplus()).map(|batch| mags.load(batch));
+    // Noted with the batch in the cache: nothing is lost if it unwinds.
+    if refilled.is_some() {
+        visit_depot(lp, st, Visit::Refill);
+    }
+    if let Some(ptr) = refilled.and_then(|()| st.mags[class].pop()) {
+        bump(&c.reused, 1);
+        let frame = Frame { ptr, class: Class::own(class) };
+        check_high_holding(pool, lp, st, frame, key);
+        return frame;
+    }
+    let ckey = shared.classes.key(class);
+    bump(&c.fresh, 1);
+    bump(&c.bytes_in, ckey.size() as u64);
+    let frame = Frame { ptr: fresh_alloc(ckey), class: Class::own(class) };
+    let held = Held { pool, frame, key };
+    if lp.check_high(st) == Peak::Unrecorded {
+        shared.observe_peak();
+    }
+    core::mem::forget(held);
+    frame
+}
+
+/// Takes a frame for `key` from the size-class pool `sc`, and counts the
+/// call in this pool as well: as a reuse or new memory, as `sc` served it.
+fn take_overflow(
+    pool: &'static FramePool,
+    idx: usize,
+    sc: &'static FramePool,
+    key: ClassKey,
+) -> Frame {
+    let shared = pool.shared();
+    let sc_fresh = || {
+        local_pool(sc.index.load(Ordering::Relaxed)).map_or(0, |lp| {
+            // SAFETY: invariant 6: this thread's live cache (`local_pool`).
+            let c = unsafe { lp.as_ref() }.counters();
+            c.fresh.load(Relaxed) + c.heap_fallbacks.load(Relaxed)
+        })
+    };
+    let before = sc_fresh();
+    let frame = take_frame(sc, sc_key(key));
+    let fresh = sc_fresh() != before;
+    let frame = Frame { ptr: frame.ptr, class: Class::OVERFLOW };
+    match local_pool_or_insert(idx, shared) {
+        Some(lp) => {
+            // SAFETY: invariant 6: this thread's live cache (`local_pool`).
+            let lp = unsafe { lp.as_ref() };
+            let c = lp.counters();
+            bump(&c.overflow, 1);
+            if fresh {
+                bump(&c.fresh, 1);
+                bump(&c.overflow_fresh, 1);
+            } else {
+                bump(&c.reused, 1);
+            }
+            lp.with_state(|st| check_high_holding(pool, lp, st, frame, key));
+        }
+        None => {
+            let t = Totals {
+                allocations: 1,
+                overflow: 1,
+                fresh: u64::from(fresh),
+                overflow_fresh: u64::from(fresh),
+                reused: u64::from(!fresh),
+                ..Totals::default()
+            };
+            shared.add_retired(&t);
+        }
+    }
+    frame
+}
+
+/// [`LocalPool::check_high`] after a slow take, holding the taken frame:
+/// if anything unwinds, it goes back.
+fn check_high_holding(
+    pool: &'static FramePool,
+    lp: &LocalPool,
+    st: &mut LocalState,
+    frame: Frame,
+    key: ClassKey,
+) {
+    if st.high.passed_by(level(lp.counters(), lp.counters().reused.load(Relaxed))) {
+        let held = Held { pool, frame, key };
         lp.check_high(st);
         core::mem::forget(held);
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn take_slow(&'static self, key: ClassKey) -> Frame {
-        let idx = self.register();
-        let shared = self.shared();
-        let redirected = local_pool(idx).and_then(|lp| {
-            // SAFETY: invariant 6: this thread's live cache (`local_pool`).
-            let lp = unsafe { lp.as_ref() };
-            lp.with_state(|st| st.redirect(key))
-        });
-        if let Some(to) = redirected {
-            return self.take_overflow(idx, size_class(to), key);
-        }
-        let class = shared.class_for(key);
-        if class.is_none() {
-            if let Some((to, sc)) = self.overflow_pool(key) {
-                if let Some(lp) = local_pool_or_insert(idx, shared) {
-                    // SAFETY: invariant 6: this thread's live cache (`local_pool`).
-                    let lp = unsafe { lp.as_ref() };
-                    lp.with_state(|st| st.remember_redirect(key, to));
-                }
-                shared.classes.note_other(key);
-                return self.take_overflow(idx, sc, key);
-            }
-        }
-        let local = local_pool_or_insert(idx, shared).map(|lp| {
-            // SAFETY: invariant 6: this thread's live cache (`local_pool`).
-            let lp = unsafe { lp.as_ref() };
-            lp.with_state(|st| self.take_slow_cached(lp, st, class, key))
-        });
-        match local {
-            Some(frame) => frame,
-            None => shared.take_orphan(key, class),
-        }
-    }
-
-    /// [`take_slow`](FramePool::take_slow) with this thread's cache: a heap
-    /// frame for a layout with no class, or the magazines, refilled from the
-    /// depot, or new memory.
-    fn take_slow_cached(
-        &'static self,
-        lp: &LocalPool,
-        st: &mut LocalState,
-        class: Option<usize>,
-        key: ClassKey,
-    ) -> Frame {
-        let shared = self.shared();
-        let c = lp.counters();
-        let Some(class) = class else {
-            bump(&c.heap_fallbacks, 1);
-            bump(&c.bytes_in, key.size() as u64);
-            shared.classes.note_other(key);
-            let frame = heap_alloc(key);
-            self.check_high_holding(lp, st, frame, key);
-            return frame;
-        };
-        st.remember(key, class);
-        // Class 0's own layout (not one that shares it) takes the inline
-        // path from now on. Written once: every call of every thread
-        // reads the line.
-        if class == 0
-            && self.reserve.is_none()
-            && self.first.load(Ordering::Relaxed) != key.bits()
-            && shared.classes.key(0) == key
-        {
-            self.first.store(key.bits(), Ordering::Relaxed);
-        }
-        // A slow take (refill or new memory): traffic may be changing,
-        // watch the clock closely again, and size the magazines anew.
-        lp.watch_closely(st);
-        lp.sync_cap(st);
-        if self.settings.prewarm > 0 {
-            shared.prewarm_once(class);
-        }
-        if let Some(frame) = self.take_cached(lp, st, Class::own(class), key) {
-            return frame;
-        }
-        let mags = &mut st.mags[class];
-        let refilled = shared.depot_refill(class, mags.surplus()).map(|batch| mags.load(batch));
-        // Noted with the batch in the cache: nothing is lost if it unwinds.
-        if refilled.is_some() {
-            lp.visit_depot(st, Visit::Refill);
-        }
-        if let Some(ptr) = refilled.and_then(|()| st.mags[class].pop()) {
-            bump(&c.reused, 1);
-            let frame = Frame { ptr, class: Class::own(class) };
-            self.check_high_holding(lp, st, frame, key);
-            return frame;
-        }
-        let ckey = shared.classes.key(class);
-        bump(&c.fresh, 1);
-        bump(&c.bytes_in, ckey.size() as u64);
-        let frame = Frame { ptr: fresh_alloc(ckey), class: Class::own(class) };
-        let held = Held { pool: self, frame, key };
-        if lp.check_high(st) == Peak::Unrecorded {
-            shared.observe_peak();
-        }
-        core::mem::forget(held);
-        frame
-    }
-
-    /// Takes a frame for `key` from the size-class pool `sc`, and counts the
-    /// call in this pool as well: as a reuse or new memory, as `sc` served it.
-    fn take_overflow(&'static self, idx: usize, sc: &'static FramePool, key: ClassKey) -> Frame {
-        let shared = self.shared();
-        let sc_fresh = || {
-            local_pool(sc.index.load(Ordering::Relaxed)).map_or(0, |lp| {
-                // SAFETY: invariant 6: this thread's live cache (`local_pool`).
-                let c = unsafe { lp.as_ref() }.counters();
-                c.fresh.load(Relaxed) + c.heap_fallbacks.load(Relaxed)
-            })
-        };
-        let before = sc_fresh();
-        let frame = sc.take_frame(sc_key(key));
-        let fresh = sc_fresh() != before;
-        let frame = Frame { ptr: frame.ptr, class: Class::OVERFLOW };
-        match local_pool_or_insert(idx, shared) {
-            Some(lp) => {
-                // SAFETY: invariant 6: this thread's live cache (`local_pool`).
-                let lp = unsafe { lp.as_ref() };
-                let c = lp.counters();
-                bump(&c.overflow, 1);
-                if fresh {
-                    bump(&c.fresh, 1);
-                    bump(&c.overflow_fresh, 1);
-                } else {
-                    bump(&c.reused, 1);
-                }
-                lp.with_state(|st| self.check_high_holding(lp, st, frame, key));
-            }
-            None => {
-                let t = Totals {
-                    allocations: 1,
-                    overflow: 1,
-                    fresh: u64::from(fresh),
-                    overflow_fresh: u64::from(fresh),
-                    reused: u64::from(!fresh),
-                    ..Totals::default()
-                };
-                shared.add_retired(&t);
-            }
-        }
-        frame
-    }
-
-    /// [`LocalPool::check_high`] after a slow take, holding the taken frame:
-    /// if anything unwinds, it goes back.
-    fn check_high_holding(
-        &'static self,
-        lp: &LocalPool,
-        st: &mut LocalState,
-        frame: Frame,
-        key: ClassKey,
-    ) {
-        if st.high.passed_by(level(lp.counters(), lp.counters().reused.load(Relaxed))) {
-            let held = Held { pool: self, frame, key };
-            lp.check_high(st);
-            core::mem::forget(held);
-        }
     }
 }
 
@@ -314,8 +321,9 @@ impl FramePool {
 mod tests {
     use std::sync::atomic::Ordering as StdOrdering;
 
+    use super::take_frame;
     use crate::decay;
-    use crate::give::Held;
+    use crate::give::{Held, class_of, give_back};
     use crate::layout::{ClassKey, KeyOf};
     use crate::lifecycle::hooks::with_panic_at;
     use crate::local::local_pool;
@@ -356,10 +364,10 @@ mod tests {
     fn a_frame_held_while_the_state_is_borrowed_goes_back_without_borrowing_it() {
         static POOL: FramePool = FramePool::new("take::tests::held");
         let key = KeyOf::<[u64; 4]>::KEY;
-        let held = POOL.take_frame(key);
-        let other = POOL.take_frame(key);
+        let held = take_frame(&POOL, key);
+        let other = take_frame(&POOL, key);
         // SAFETY: taken above for `key`, holding no value.
-        unsafe { POOL.give_back(other.ptr, key) };
+        unsafe { give_back(&POOL, other.ptr, key) };
         let lp = local_pool(POOL.index.load(StdOrdering::Acquire)).expect("this thread's cache");
         // SAFETY: invariant 6: this thread's live cache (`local_pool`).
         let lp = unsafe { lp.as_ref() };
@@ -374,10 +382,10 @@ mod tests {
         let s = POOL.stats();
         assert_eq!((s.allocations, s.live), (2, 0), "{s:?}");
         // The state is free again, and the hot frame still there.
-        let again = POOL.take_frame(key);
+        let again = take_frame(&POOL, key);
         assert_eq!(again.ptr, other.ptr);
         // SAFETY: as above.
-        unsafe { POOL.give_back(again.ptr, key) };
+        unsafe { give_back(&POOL, again.ptr, key) };
         POOL.trim();
         assert_eq!(POOL.stats().reserved_bytes, 0);
     }
@@ -417,7 +425,7 @@ mod tests {
         drop(POOL.alloc(std::future::ready([0u8; 7000])));
         // ... and a smaller one then shares class 0.
         let shared = KeyOf::<std::future::Ready<[u8; 300]>>::KEY;
-        assert_eq!(POOL.class_of(shared), crate::frame::Class::FIRST);
+        assert_eq!(class_of(&POOL, shared), crate::frame::Class::FIRST);
         for round in 0..3 {
             let handles: Vec<_> =
                 (0..5).map(|_| POOL.alloc(std::future::ready([0u8; 300]))).collect();
