@@ -5,11 +5,16 @@
 
 use std::future::Future;
 use std::hint::black_box;
-use std::pin::{Pin, pin};
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
+
+// The executor and suspension point of the tests, the same file.
+#[path = "../../tests/support/exec.rs"]
+mod exec;
+
+#[allow(unused_imports)]
+pub(crate) use exec::{block_on, yield_once};
 
 /// The settings of every group: modest times, so that `cargo bench` runs
 /// everything in a few minutes, and no plots, which would take longer than
@@ -21,18 +26,6 @@ pub(crate) fn config() -> Criterion {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .without_plots()
-}
-
-/// Polls `fut` to completion on this thread with a waker that does nothing:
-/// the cheapest executor there is, so a bench measures the futures.
-pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
 }
 
 /// Awaits `iters` calls of `call` one after the other in one task; times
@@ -51,30 +44,6 @@ pub(crate) fn await_in_loop<F: Future<Output = u8>>(
     });
     black_box(acc);
     start.elapsed()
-}
-
-/// Suspends once: the first poll wakes the task and returns `Pending`, the
-/// second returns `Ready`, as an I/O wait that completes at once.
-pub(crate) fn yield_once() -> YieldOnce {
-    YieldOnce { yielded: false }
-}
-
-pub(crate) struct YieldOnce {
-    yielded: bool,
-}
-
-impl Future for YieldOnce {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.yielded {
-            Poll::Ready(())
-        } else {
-            self.yielded = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
 }
 
 /// The body of every leaf: a buffer of `$n` bytes, zeroed as a real one would

@@ -3,43 +3,13 @@
 // Each test binary uses its own share of these helpers.
 #![allow(dead_code)]
 
-use std::future::Future;
-use std::pin::{Pin, pin};
-use std::task::{Context, Poll, Waker};
-
 use flowcoro::PoolStats;
 
-/// Polls `fut` to completion on this thread with a no-op waker.
-pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-}
+mod exec;
 
-/// Returns `Pending` once (waking its task), then `Ready`.
-#[derive(Debug, Default)]
-pub(crate) struct YieldOnce(bool);
-
-impl Future for YieldOnce {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            return Poll::Ready(());
-        }
-        self.0 = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
-
-pub(crate) fn yield_once() -> YieldOnce {
-    YieldOnce(false)
-}
+// As the helpers above, each binary uses its own share.
+#[allow(unused_imports)]
+pub(crate) use exec::{block_on, yield_once};
 
 /// The stats of the pool named `name`; panics, listing the pools, if there
 /// is none.
