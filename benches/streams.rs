@@ -23,6 +23,11 @@
 //!
 //! - `direct`: the stream returned by a plain fn as `impl Stream`, pinned on
 //!   the caller's stack and drained there: no allocation at all.
+//! - `erased`: the same stream made through a fn pointer, pinned on the
+//!   stack and drained through `Pin<&mut dyn Stream>`: what the erasure
+//!   costs with no allocation, the floor of any erased form. A box's time
+//!   over this one is as far as a pool could take a call: `boxed ÷ erased`
+//!   bounds `boxed ÷ pooled`.
 //! - `pooled`: through `&dyn Trait` of a `#[pooled]` trait whose method
 //!   returns `impl Stream<Item = u64> + Send`: the stream built in a frame of
 //!   the impl method's pool, returned as a `PooledStream`.
@@ -35,7 +40,7 @@
 //! same body with mimalloc as the global allocator.
 
 use std::hint::black_box;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
@@ -92,6 +97,7 @@ fn sized<const N: usize, R, S>(
 
     let id = |form: &str| BenchmarkId::new(format!("{form}/{shape}"), N);
     g.bench_function(id("direct"), |b| b.iter_custom(|iters| drain_in_loop(iters, direct)));
+    g.bench_function(id("erased"), |b| b.iter_custom(|iters| drain_erased_in_loop(iters, direct)));
     g.bench_function(id("pooled"), |b| {
         let pooled = black_box(pooled);
         b.iter_custom(|iters| drain_in_loop(iters, |seed| pooled.rows(seed)))
@@ -110,6 +116,26 @@ fn drain_in_loop<S: Stream<Item = u64>>(iters: u64, list: impl Fn(u8) -> S) -> D
         let mut acc = 0u64;
         for i in 0..iters {
             let mut rows = pin!(list(i as u8));
+            while let Some(row) = rows.next().await {
+                acc = acc.wrapping_add(row);
+            }
+        }
+        acc
+    });
+    black_box(acc);
+    start.elapsed()
+}
+
+/// [`drain_in_loop`] with each stream made through an opaque fn pointer and
+/// polled through `Pin<&mut dyn Stream>`: the erasure, no allocation.
+fn drain_erased_in_loop<S: Stream<Item = u64>>(iters: u64, make: fn(u8) -> S) -> Duration {
+    let start = Instant::now();
+    let acc = block_on(async {
+        let mut acc = 0u64;
+        for i in 0..iters {
+            let make = black_box(make);
+            let rows = pin!(make(i as u8));
+            let mut rows: Pin<&mut dyn Stream<Item = u64>> = black_box(rows);
             while let Some(row) = rows.next().await {
                 acc = acc.wrapping_add(row);
             }
