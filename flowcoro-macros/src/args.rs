@@ -463,6 +463,18 @@ mod tests {
     }
 
     #[test]
+    fn the_private_hand_off_is_an_unknown_option_to_pool() {
+        assert_eq!(
+            errors(&parse_in(Context::Macro, "__after")),
+            [
+                "unknown `pool!` option `__after`; expected one of `crate`, `name`, `max_idle`, `prewarm`, `capacity`, `frame_size`"
+            ]
+        );
+        let broken = Options::parser(Context::Macro).parse_str("__within(impl; ; ;)");
+        assert!(broken.is_err(), "an option with parentheses breaks the list");
+    }
+
+    #[test]
     fn a_broken_list_fails_whole() {
         let parse = |args| Options::parser(Context::Attribute).parse_str(args);
         assert!(parse(r#""x""#).is_err());

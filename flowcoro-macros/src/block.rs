@@ -4,10 +4,10 @@
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::Expr;
+use syn::parse::Parser;
 
-use crate::args::{Config, Context};
+use crate::args::{Config, Context, Options};
 use crate::errors::Errors;
-use crate::handoff;
 use crate::paths::private_path;
 
 // Input:
@@ -48,13 +48,14 @@ pub(crate) fn pool(input: TokenStream) -> TokenStream {
 }
 
 /// The options before the `;`. Beside their own errors, one for each of
-/// what `pool!` takes no part in: `?Send`, the bounds, and a hand-off
-/// entry of `#[pooled]` (`pool!` has no later expansion to hand one to).
+/// what `pool!` takes no part in: `?Send` and the bounds. (`#[pooled]`'s
+/// private hand-off is not parsed here: to `pool!` it is an unknown
+/// option.)
 fn options_of(tokens: TokenStream, errors: &mut Errors) -> Config {
-    let (handoff, config) = match handoff::parse_list(tokens, Context::Macro) {
-        Ok((handoff, options)) => {
+    let config = match Options::parser(Context::Macro).parse2(tokens) {
+        Ok(options) => {
             errors.extend(options.error.map(at_first_tokens));
-            (handoff, options.config)
+            options.config
         }
         Err(err) => {
             errors.push(at_first_tokens(err));
@@ -66,7 +67,7 @@ fn options_of(tokens: TokenStream, errors: &mut Errors) -> Config {
                        when its body allows it";
         errors.push(syn::Error::new(span, message));
     }
-    if handoff.is_present() || config.send.is_some() || config.sync.is_some() {
+    if config.send.is_some() || config.sync.is_some() {
         errors.push(syn::Error::new(
             Span::call_site(),
             "`pool!` options are `name`, `max_idle`, `prewarm`, `capacity`, `frame_size` and `crate`",

@@ -9,7 +9,7 @@ use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::ItemFn;
 
-use crate::args::{Config, Context};
+use crate::args::Config;
 use crate::defer;
 use crate::dyn_sig::{Role, Scope};
 use crate::errors::Errors;
@@ -21,7 +21,7 @@ use crate::{async_fn, impl_block, trait_decl};
 /// `#[pooled(args)] input`, expanded.
 pub(crate) fn pooled(args: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
     let mut errors = Errors::default();
-    let (handoff, config) = match handoff::parse_list(args, Context::Attribute) {
+    let (handoff, config) = match handoff::parse_list(args) {
         Ok((handoff, options)) => {
             errors.extend(options.error);
             (handoff, options.config)

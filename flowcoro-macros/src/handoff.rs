@@ -43,11 +43,6 @@ pub(crate) struct Within {
 }
 
 impl Handoff {
-    /// Whether the list carried any hand-off entry.
-    pub(crate) fn is_present(&self) -> bool {
-        self.after || self.within.is_some()
-    }
-
     /// This hand-off, with what `inner` carries on top.
     pub(crate) fn overridden_by(&self, inner: Handoff) -> Handoff {
         Handoff {
@@ -78,17 +73,18 @@ impl Handoff {
     }
 }
 
-/// Parses an argument list of `#[pooled]` or of `pool!` (`context`): its
-/// hand-off entries here, the user's options with [`Options::parser`].
+/// Parses an argument list of `#[pooled]`: its hand-off entries here, the
+/// user's options with [`Options::parser`]. (`pool!` has no hand-off: its
+/// list goes to the options parser whole.)
 ///
 /// A list that can't be split into entries fails whole, with the error of
 /// its first broken entry, whichever parser finds it: on a broken hand-off
 /// entry, the user's options are those before it, so an error in them
 /// comes first.
-pub(crate) fn parse_list(tokens: TokenStream, context: Context) -> syn::Result<(Handoff, Options)> {
+pub(crate) fn parse_list(tokens: TokenStream) -> syn::Result<(Handoff, Options)> {
     let mut user = TokenStream::new();
     let handoff = (|input: ParseStream<'_>| split(input, &mut user)).parse2(tokens);
-    let options = Options::parser(context).parse2(user)?;
+    let options = Options::parser(Context::Attribute).parse2(user)?;
     Ok((handoff?, options))
 }
 
@@ -178,10 +174,9 @@ mod tests {
     use quote::quote;
 
     use super::{Handoff, Within, parse_list};
-    use crate::args::Context;
 
     fn parse(tokens: proc_macro2::TokenStream) -> syn::Result<(Handoff, crate::args::Options)> {
-        parse_list(tokens, Context::Attribute)
+        parse_list(tokens)
     }
 
     #[test]
@@ -196,7 +191,7 @@ mod tests {
         assert!(options.error.is_none());
         assert!(options.config.name.is_some() && options.config.send.is_some());
         let (handoff, _) = parse(quote!(name = "a")).expect("parses");
-        assert!(!handoff.is_present());
+        assert!(!handoff.after && handoff.within.is_none());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::{Attribute, Block, Ident, Meta, Signature, Visibility};
 
-use crate::args::{Config, Context, Options};
+use crate::args::{Config, Options};
 use crate::dyn_sig::{self, Role, Scope};
 use crate::errors::Errors;
 use crate::frame::{frame, split_inner};
@@ -35,15 +35,13 @@ pub(crate) fn options(
     for attr in &own {
         let (own_handoff, options) = match &attr.meta {
             Meta::Path(_) => (Handoff::default(), Options::default()),
-            Meta::List(list) => {
-                match handoff::parse_list(list.tokens.clone(), Context::Attribute) {
-                    Ok(parsed) => parsed,
-                    Err(err) => {
-                        errors.push(err);
-                        continue;
-                    }
+            Meta::List(list) => match handoff::parse_list(list.tokens.clone()) {
+                Ok(parsed) => parsed,
+                Err(err) => {
+                    errors.push(err);
+                    continue;
                 }
-            }
+            },
             Meta::NameValue(meta) => {
                 let message = "expected `#[pooled]` or `#[pooled(option, ...)]`";
                 errors.push(syn::Error::new_spanned(meta, message));
