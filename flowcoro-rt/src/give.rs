@@ -65,7 +65,7 @@ impl Drop for Held {
 /// layout, by comparing keys; for another, by looking it up.
 ///
 /// # Safety
-/// `ptr` came from `take_frame(key)` on this pool, and no longer holds a
+/// `ptr` came from `take_frame(pool, key)`, and no longer holds a
 /// value.
 // Inlined into each future's code only where it pays: in optimised
 // builds. A debug build calls the one copy here.
@@ -75,13 +75,12 @@ pub(crate) unsafe fn give_back(pool: &'static FramePool, ptr: NonNull<u8>, key: 
     unsafe { give_back_by(pool, way_back(pool, key), ptr, key) }
 }
 
-/// The first half of [`give_back`]: this thread's
-/// cache, if a frame taken for `key` goes straight into it. Stays true
-/// for the rest of the thread's current call into the pool's code
-/// (`first` never changes once set, and a thread's cache lives until the
-/// thread exits, invariant 6), so the erased handles find it before
-/// their value's last poll, whose output's stores would make these
-/// loads wait.
+/// The first half of [`give_back`]: this thread's cache, if a frame taken
+/// for `key` goes straight into it. Stays true for the rest of the
+/// thread's current call into the pool's code (`first` never changes once
+/// set, and a thread's cache lives until the thread exits, invariant 6),
+/// so the erased handles find it before their value's last poll, whose
+/// output's stores would make these loads wait.
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn way_back(pool: &'static FramePool, key: ClassKey) -> Option<NonNull<LocalPool>> {
     if pool.first.load(Ordering::Relaxed) == key.bits() {
@@ -94,8 +93,8 @@ pub(crate) fn way_back(pool: &'static FramePool, key: ClassKey) -> Option<NonNul
 /// The second half of [`give_back`].
 ///
 /// # Safety
-/// As [`give_back`], and `way` came from
-/// [`way_back(key)`](way_back) on this thread.
+/// As [`give_back`], and `way` came from [`way_back`] for `key` on this
+/// thread.
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn give_back_by(
     pool: &'static FramePool,
@@ -114,8 +113,8 @@ pub(crate) unsafe fn give_back_by(
     }
 }
 
-/// [`give_back`] past its inline path: a layout
-/// other than the first, or a pool past the near table.
+/// [`give_back`] past its inline path: a layout other than the first, or
+/// a pool past the near table.
 ///
 /// # Safety
 /// As [`give_back`].
@@ -155,7 +154,7 @@ fn remembered_class(pool: &FramePool, lp: &LocalPool, key: ClassKey) -> Option<C
     })
 }
 
-/// The class that serves `key` in this pool, as `take_frame` chose it:
+/// The class that serves `key` in `pool`, as `take_frame` chose it:
 /// this thread's memory of it, or the pool's, which never changes once
 /// chosen; [`Class::OVERFLOW`] for a layout served by a size-class pool,
 /// [`Class::HEAP`] for one allocated alone.
@@ -181,7 +180,7 @@ pub(crate) fn class_of(pool: &'static FramePool, key: ClassKey) -> Class {
 /// on the slow path.
 ///
 /// # Safety
-/// `frame` came from `take_frame(key)` on this pool, class included, and
+/// `frame` came from `take_frame(pool, key)`, class included, and
 /// no longer holds a value.
 #[inline(never)]
 pub(crate) unsafe fn give_frame(pool: &'static FramePool, frame: Frame, key: ClassKey) {
@@ -243,7 +242,7 @@ unsafe fn give_overflow(pool: &'static FramePool, ptr: NonNull<u8>, key: ClassKe
 ///
 /// # Safety
 /// `lp` is this thread's cache for `pool` (see `local_pool`); `frame`
-/// came from `take_frame(key)` on this pool, and no longer holds a value.
+/// came from `take_frame(pool, key)`, and no longer holds a value.
 #[inline(always)]
 unsafe fn give_cached(pool: &'static FramePool, lp: &LocalPool, frame: Frame, key: ClassKey) {
     // A heap frame's slot is always closed (and a size-class pool's

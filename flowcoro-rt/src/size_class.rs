@@ -42,24 +42,24 @@ fn size_class_index(key: ClassKey) -> Option<usize> {
     (index < SIZE_CLASSES.len()).then_some(index)
 }
 
-/// Whether this pool is one of the size-class pools.
+/// Whether `pool` is one of the size-class pools.
 pub(crate) fn is_size_class(pool: &FramePool) -> bool {
     SIZE_CLASSES.as_ptr_range().contains(&(pool as *const FramePool))
 }
 
-/// The layout this pool serves `key` as: a size-class pool rounds it up
+/// The layout `pool` serves `key` as: a size-class pool rounds it up
 /// to its classes.
 #[inline]
 pub(crate) fn served_key(pool: &FramePool, key: ClassKey) -> ClassKey {
     if is_size_class(pool) { sc_key(key) } else { key }
 }
 
-/// The size-class pool (and its index) that takes a layout this pool
+/// The size-class pool (and its index) that takes a layout `pool`
 /// has no class for, if any. It takes the layout only if it has a class
 /// for it: its frames are then always given back by class, never freed
 /// with a layout (a heap fallback there would be freed with the future's
 /// own layout, not the one it was allocated with). The answer never
-/// changes once this pool's classes are all taken, which is the only
+/// changes once `pool`'s classes are all taken, which is the only
 /// time it is asked.
 pub(crate) fn overflow_pool(
     pool: &'static FramePool,

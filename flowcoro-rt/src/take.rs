@@ -24,7 +24,7 @@ use crate::size_class::{sc_key, size_class};
 use crate::stats::Totals;
 use crate::sync::{Ordering, Ordering::Relaxed, Ordering::Release, bump};
 
-/// Takes a frame for `key`: the fast path. A layout past this pool's
+/// Takes a frame for `key`: the fast path. A layout past `pool`'s
 /// classes is served by a shared size-class pool ([`Class::OVERFLOW`]), and
 /// counted here.
 // Inlined into each future's code only where it pays: in optimised
@@ -50,11 +50,10 @@ pub(crate) fn take_frame(pool: &'static FramePool, key: ClassKey) -> Frame {
     unsafe { Frame::from_tagged(take_other(pool, key)) }
 }
 
-/// [`take_frame`] of the first layout past an
-/// empty hot slot, with this thread's cache `lp` at hand: the
-/// magazines of class 0, then the slow path. The way a thread that only
-/// takes (its frames freed by another) takes every frame. Returns the
-/// frame [`tagged`](Frame::tagged).
+/// [`take_frame`] of the first layout past an empty hot slot, with this
+/// thread's cache `lp` at hand: the magazines of class 0, then the slow
+/// path. The way a thread that only takes (its frames freed by another)
+/// takes every frame. Returns the frame [`tagged`](Frame::tagged).
 #[inline(never)]
 fn take_near(pool: &'static FramePool, lp: &LocalPool, key: ClassKey) -> NonNull<u8> {
     match lp.with_state(|st| take_cached(pool, lp, st, Class::FIRST, key)) {
@@ -63,10 +62,10 @@ fn take_near(pool: &'static FramePool, lp: &LocalPool, key: ClassKey) -> NonNull
     }
 }
 
-/// [`take_frame`] past the hot slot of the first
-/// layout: a pool past the near table, a layout other than the first one
-/// this thread asked for (a generic fn's), the magazines, or an empty
-/// cache. Returns the frame [`tagged`](Frame::tagged).
+/// [`take_frame`] past the hot slot of the first layout: a pool past the
+/// near table, a layout other than the first one this thread asked for (a
+/// generic fn's), the magazines, or an empty cache. Returns the frame
+/// [`tagged`](Frame::tagged).
 #[inline(never)]
 fn take_other(pool: &'static FramePool, key: ClassKey) -> NonNull<u8> {
     if let Some(reserve) = pool.reserve {
@@ -187,9 +186,8 @@ fn take_slow(pool: &'static FramePool, key: ClassKey) -> Frame {
     }
 }
 
-/// [`take_slow`] with this thread's cache: a heap
-/// frame for a layout with no class, or the magazines, refilled from the
-/// depot, or new memory.
+/// [`take_slow`] with this thread's cache: a heap frame for a layout with
+/// no class, or the magazines, refilled from the depot, or new memory.
 fn take_slow_cached(
     pool: &'static FramePool,
     lp: &LocalPool,
@@ -253,7 +251,7 @@ fn take_slow_cached(
 }
 
 /// Takes a frame for `key` from the size-class pool `sc`, and counts the
-/// call in this pool as well: as a reuse or new memory, as `sc` served it.
+/// call in `pool` as well: as a reuse or new memory, as `sc` served it.
 fn take_overflow(
     pool: &'static FramePool,
     idx: usize,
