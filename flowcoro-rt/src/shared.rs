@@ -423,6 +423,8 @@ impl Shared {
             // SAFETY: a heap frame was allocated alone with `key`'s layout.
             unsafe { heap_free(frame.ptr, key) };
         } else {
+            // Size-class and static frames go back to their own homes first.
+            debug_assert!(frame.class.bits() < CLASSES, "{:?} in a depot", frame.class);
             let class = frame.class.index();
             // No thread cache holds it: the depot may keep it up to the pool's
             // bound; past that it is freed.
