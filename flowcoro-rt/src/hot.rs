@@ -85,8 +85,8 @@ pub(crate) struct Visible {
     /// pointer chase.
     pub(crate) counters: Counters,
     /// One hot frame per class, in front of the magazines. Slots past
-    /// [`CLASSES`] stay closed, among them those of [`Class::HEAP`] and the other homes outside the
-    /// classes.
+    /// [`CLASSES`] stay closed, among them those [`Class::HEAP`] and the
+    /// other homes outside the classes fall on.
     pub(crate) hot: [HotSlot; HOT_SLOTS],
 }
 

@@ -12,8 +12,7 @@ use core::task::{Context, Poll};
 
 use futures_core::{FusedStream, Stream};
 
-use crate::give::Unwritten;
-use crate::give::{give_back, give_back_by};
+use crate::give::{Unwritten, give_back, give_back_by};
 use crate::layout::{CACHE_LINE, ClassKey, KeyOf};
 use crate::local::LocalPool;
 use crate::pool::FramePool;
@@ -186,15 +185,17 @@ impl Drop for GiveBack {
 
 impl FramePool {
     /// [`destroy`] with the value's type erased: drops the value at `ptr`
-    /// with `drop`, then gives the frame back to this pool under `key`, also
-    /// if `drop` panics. One copy serves every erased type
-    /// (`Vtable::destroy`).
+    /// with `drop`, then gives the frame back to this pool under `key`, the
+    /// way [`way_back`](crate::give::way_back) finds (`way` runs after the
+    /// drop, or returns what the caller found before), also if `drop`
+    /// panics. One copy serves every erased type (`Vtable::destroy` and
+    /// `Vtable::destroy_early`).
     ///
     /// # Safety
     /// `ptr` holds a valid value, taken from this pool with `key`, that no
-    /// one uses again, and `drop` drops a value of its type (`None`: a type
-    /// with nothing to drop).
-    // Inlined into its one caller, the erased handles' shared `destroy`.
+    /// one uses again; `drop` drops a value of its type (`None`: a type
+    /// with nothing to drop); `way` gives this thread's way back for `key`.
+    // Inlined into its two callers, the erased handles' shared destroys.
     #[inline(always)]
     pub(crate) unsafe fn drop_and_give_back(
         &'static self,

@@ -121,7 +121,7 @@ fn take_cached(
     c.reused.store(reused, Release);
     let frame = Frame { ptr, class };
     // A constant mask on a value already in a register (the adaptive
-    // interval is counted in `tick`, off this path), and this thread's
+    // interval is counted in `reuse_tick`, off this path), and this thread's
     // level against its highest (see `LocalState::high`).
     if reused % decay::TICK == 0 || st.high.passed_by(level(c, reused)) {
         after_reuse(pool, lp, st, frame, key, reused);
