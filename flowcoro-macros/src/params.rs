@@ -5,7 +5,9 @@
 //! let (b, c) = __arg1;`: every parameter is moved into the future whole,
 //! even when the body uses only part of it or none, and the parameters drop
 //! in reverse order when the future completes or is dropped. The statements
-//! built here do the same, so drop order and borrows match the `async fn`.
+//! built here do the same, so drop order and borrows match the `async fn`;
+//! only a parameter whose move no one can observe (a reference, a plain
+//! primitive) is left to the block's capture.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
@@ -15,8 +17,8 @@ use syn::{Attribute, FnArg, Pat, PatIdent, Token, Type};
 /// Rewrites the parameters in place for the outer `fn` and returns the
 /// statements that open the `async move` block.
 //
-// Input:  (self, mut a: A, (b, c): (B, C), _: D, ref e: E)
-// Output: (self, a: A, __arg2: (B, C), __arg3: D, __arg4: E)
+// Input:  (self, mut a: A, (b, c): (B, C), _: D, ref e: E, r: &R, n: u32)
+// Output: (self, a: A, __arg2: (B, C), __arg3: D, __arg4: E, r: &R, n: u32)
 //         let _ = &self;
 //         let mut a = a;
 //         let __arg2 = __arg2; let (b, c) = __arg2;
@@ -61,6 +63,13 @@ pub(crate) fn move_into_frame(inputs: &mut Punctuated<FnArg, Token![,]>) -> Toke
         if matches!(&*param.ty, Type::Reference(_)) {
             continue;
         }
+        // So has a primitive bound to a plain name (`n: u32`): moved or
+        // copied, captured or not, nothing tells. Left to the capture, it
+        // costs no move on entry, and in a debug build no stack slot in
+        // every poll of the future: a level of recursion takes less stack.
+        if is_plain_primitive(param) {
+            continue;
+        }
         let (cfgs, lints, others) = split_attrs(std::mem::take(&mut param.attrs));
         match &mut *param.pat {
             // A plain binding keeps its name in the signature (and docs).
@@ -94,6 +103,21 @@ pub(crate) fn move_into_frame(inputs: &mut Punctuated<FnArg, Token![,]>) -> Toke
         param.attrs = cfgs.into_iter().chain(others).collect();
     }
     stmts
+}
+
+/// Whether `param` binds a primitive scalar (`bool`, `char`, an integer, a
+/// float) to a plain, immutable name: a `Copy` value with no drop glue.
+fn is_plain_primitive(param: &syn::PatType) -> bool {
+    const PRIMITIVES: [&str; 16] = [
+        "bool", "char", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64",
+        "i128", "isize", "f32", "f64",
+    ];
+    let plain = matches!(
+        &*param.pat,
+        Pat::Ident(PatIdent { by_ref: None, subpat: None, mutability: None, .. })
+    );
+    let Type::Path(syn::TypePath { qself: None, path }) = &*param.ty else { return false };
+    plain && path.get_ident().is_some_and(|ty| PRIMITIVES.iter().any(|name| ty == name))
 }
 
 fn ident_pat(ident: syn::Ident) -> Pat {

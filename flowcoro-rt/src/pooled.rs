@@ -129,6 +129,41 @@ impl<F> Pooled<F> {
         Pooled { frame: Some(frame), pool, _owns: PhantomData }
     }
 
+    /// The future in its frame, pinned there; panics once it completed.
+    /// (Out of line in a debug build, as [`complete`](Self::complete) is,
+    /// so the poll that calls the future's poll holds none of their locals
+    /// on the stack while it runs: a level of recursion costs less.)
+    #[inline]
+    fn future(&mut self) -> Pin<&mut F> {
+        let Some(frame) = self.frame else { polled_after_completion("Pooled") };
+        // SAFETY: invariant 2: the frame holds a valid `F` that only this
+        // handle reaches, and it stays at this address until the handle
+        // gives it back, after dropping it: the pinning guarantee holds.
+        unsafe { Pin::new_unchecked(&mut *(frame.as_ptr() as *mut F)) }
+    }
+
+    /// `poll`, after completing the future if it is ready. (The poll's
+    /// output is built where the caller returns it; in an optimised build
+    /// this inlines to no move of it.)
+    #[inline]
+    fn settle<T>(poll: Poll<T>, handle: &mut Self) -> Poll<T> {
+        if poll.is_ready() {
+            handle.complete();
+        }
+        poll
+    }
+
+    /// Drops the future and gives its frame back, if the handle still has
+    /// one: when the future completes, or the handle drops.
+    #[inline]
+    fn complete(&mut self) {
+        if let Some(frame) = self.frame.take() {
+            // SAFETY: we just took the only pointer to the frame out of
+            // the handle; it held a valid `F`.
+            unsafe { destroy::<F>(self.pool, frame) };
+        }
+    }
+
     /// Whether the future has completed (and its frame gone back to the pool).
     pub fn is_terminated(&self) -> bool {
         self.frame.is_none()
@@ -229,21 +264,10 @@ impl<F: Future> Future for Pooled<F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.get_mut();
-        let Some(frame) = this.frame else { polled_after_completion("Pooled") };
-        // SAFETY: invariant 2: the frame holds a valid `F` that only this handle reaches,
-        // and it stays at this address until the handle gives it back, after
-        // dropping it: the pinning guarantee holds. The output stays where
-        // the future's poll put it, which is where this poll returns it: no
-        // copy of its own, however large.
-        let poll = unsafe { Pin::new_unchecked(&mut *(frame.as_ptr() as *mut F)) }.poll(cx);
-        if poll.is_ready() {
-            this.frame = None;
-            // SAFETY: we just took the only pointer to the frame out of the
-            // handle. If the future's drop unwinds, `poll` is still a local
-            // here and unwinding drops the output.
-            unsafe { destroy::<F>(this.pool, frame) };
-        }
-        poll
+        // The future's poll is the only call here: what the handle does
+        // before and after it is out of line in a debug build, so a level
+        // of recursion holds this frame no bigger than a box's poll.
+        Self::settle(this.future().poll(cx), this)
     }
 }
 
@@ -259,10 +283,7 @@ impl<S: Stream> Stream for Pooled<S> {
         // that only this handle reaches and that never moves.
         let poll = unsafe { Pin::new_unchecked(&mut *(frame.as_ptr() as *mut S)) }.poll_next(cx);
         if let Poll::Ready(None) = poll {
-            this.frame = None;
-            // SAFETY: we just took the only pointer to the frame out of the
-            // handle.
-            unsafe { destroy::<S>(this.pool, frame) };
+            this.complete();
         }
         poll
     }
@@ -286,11 +307,7 @@ impl<S: Stream> FusedStream for Pooled<S> {
 impl<F> Drop for Pooled<F> {
     #[inline]
     fn drop(&mut self) {
-        if let Some(frame) = self.frame {
-            // SAFETY: the handle owned the frame, and is gone after this: the
-            // last use.
-            unsafe { destroy::<F>(self.pool, frame) };
-        }
+        self.complete();
     }
 }
 
