@@ -26,7 +26,12 @@
 //! loop passes each output to `black_box`. `direct/out` awaits a plain
 //! `async fn`; `pooled_dyn/out`, `async_trait/out` and `dynosaur/out` call
 //! the same body through `&dyn` or dynosaur's wrapper as above, with an
-//! impl block per size.
+//! impl block per size. `erased/out` makes the `direct/out` future through
+//! an opaque fn pointer, pins it on the stack and awaits it through
+//! `Pin<&mut dyn Future>`: a type-erased call and poll with no allocation
+//! at all, the floor of any erased form. `async_trait/out ÷ erased/out` is
+//! as far as taking the allocation out can take a row: it bounds
+//! `async_trait/out ÷ pooled_dyn/out`.
 //!
 //! The `layered` rows call a tree of layers, the shape of a protocol stack:
 //! five levels of inner nodes above 32 leaves, 63 calls per iteration. Each
@@ -51,6 +56,7 @@
 
 use std::future::Future;
 use std::hint::black_box;
+use std::pin::{Pin, pin};
 use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
@@ -230,6 +236,10 @@ where
         let source = black_box(&source);
         b.iter_custom(|iters| consume_in_loop(iters, |seed| source.direct::<N>(seed)))
     });
+    g.bench_function(BenchmarkId::new("erased/out", N), |b| {
+        let source = black_box(&source);
+        b.iter_custom(|iters| consume_erased_in_loop(iters, source, Source::direct::<N>))
+    });
     g.bench_function(BenchmarkId::new("pooled_dyn/out", N), |b| {
         let pooled = black_box(pooled);
         b.iter_custom(|iters| consume_in_loop(iters, |seed| pooled.out(seed)))
@@ -251,6 +261,25 @@ fn consume_in_loop<F: Future>(iters: u64, call: impl Fn(u8) -> F) -> Duration {
     block_on(async {
         for i in 0..iters {
             black_box(call(i as u8).await);
+        }
+    });
+    start.elapsed()
+}
+
+/// [`consume_in_loop`] with each future made through an opaque fn pointer
+/// and awaited through `Pin<&mut dyn Future>`: the erasure, no allocation.
+fn consume_erased_in_loop<'a, F: Future + 'a>(
+    iters: u64,
+    source: &'a Source,
+    make: fn(&'a Source, u8) -> F,
+) -> Duration {
+    let start = Instant::now();
+    block_on(async {
+        for i in 0..iters {
+            let make = black_box(make);
+            let call = pin!(make(source, i as u8));
+            let call: Pin<&mut dyn Future<Output = F::Output>> = black_box(call);
+            black_box(call.await);
         }
     });
     start.elapsed()

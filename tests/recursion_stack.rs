@@ -74,9 +74,6 @@ fn a_pooled_recursion_uses_no_more_stack_per_level_than_the_boxed_one() {
         let pooled = per_level(|n| pooled_depth(n, yields));
         let boxed = per_level(|n| boxed_depth(n, yields));
         println!("stack per level (yields: {yields}): pooled {pooled} B, boxed {boxed} B");
-        assert!(
-            pooled <= boxed,
-            "pooled {pooled} B per level, boxed {boxed} B (yields: {yields})"
-        );
+        assert!(pooled <= boxed, "pooled {pooled} B per level, boxed {boxed} B (yields: {yields})");
     }
 }
