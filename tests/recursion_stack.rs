@@ -4,6 +4,9 @@
 //! profile the tests are built with; in a debug build, where tests run and
 //! a deep recursion overflows first, that is the figure that matters.
 //!
+//! The same for a recursion through `&dyn Trait`: a `#[pooled]` trait's
+//! `PooledDyn` against an `#[async_trait]` twin's `Pin<Box<dyn Future>>`.
+//!
 //! Each fn recurses to a depth, and its innermost call reads the address
 //! of a local: the difference between two depths, on one thread, is the
 //! stack that many levels of polls hold.
@@ -48,6 +51,44 @@ async fn boxed_depth(n: u32, yields: bool) -> usize {
     boxed_depth(n - 1, yields).await
 }
 
+/// A walk that recurses through `&dyn`, each call's future erased: under
+/// `#[pooled]`, a `PooledDyn`.
+#[flowcoro::pooled]
+trait PooledWalk: Sync {
+    async fn walk(&self, n: u32) -> usize;
+}
+
+/// The same walk under `#[async_trait]`: each call's future in a
+/// `Pin<Box<dyn Future + Send>>`.
+#[async_trait::async_trait]
+trait BoxedWalk: Sync {
+    async fn walk(&self, n: u32) -> usize;
+}
+
+struct Walker;
+
+#[flowcoro::pooled]
+impl PooledWalk for Walker {
+    async fn walk(&self, n: u32) -> usize {
+        if n == 0 {
+            return stack_address();
+        }
+        let next: &dyn PooledWalk = self;
+        next.walk(n - 1).await
+    }
+}
+
+#[async_trait::async_trait]
+impl BoxedWalk for Walker {
+    async fn walk(&self, n: u32) -> usize {
+        if n == 0 {
+            return stack_address();
+        }
+        let next: &dyn BoxedWalk = self;
+        next.walk(n - 1).await
+    }
+}
+
 const SHALLOW: u32 = 8;
 const DEEP: u32 = 264;
 
@@ -76,4 +117,18 @@ fn a_pooled_recursion_uses_no_more_stack_per_level_than_the_boxed_one() {
         println!("stack per level (yields: {yields}): pooled {pooled} B, boxed {boxed} B");
         assert!(pooled <= boxed, "pooled {pooled} B per level, boxed {boxed} B (yields: {yields})");
     }
+}
+
+#[test]
+fn a_pooled_dyn_recursion_uses_no_more_stack_per_level_than_the_boxed_one() {
+    let pooled = per_level(|n| {
+        let walker: &'static dyn PooledWalk = &Walker;
+        walker.walk(n)
+    });
+    let boxed = per_level(|n| {
+        let walker: &'static dyn BoxedWalk = &Walker;
+        walker.walk(n)
+    });
+    println!("stack per level through dyn: pooled {pooled} B, boxed {boxed} B");
+    assert!(pooled <= boxed, "pooled {pooled} B per level, boxed {boxed} B");
 }

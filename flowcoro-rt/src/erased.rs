@@ -277,6 +277,37 @@ impl<T, V: ErasedTable> RawDyn<T, V> {
         Some(poll)
     }
 
+    /// The frame and the poll to call on it, while the value lives: what
+    /// a future handle's poll calls itself, so that in a debug build no
+    /// other frame of ours sits between the caller's poll and the
+    /// future's, as none does for a box.
+    #[inline]
+    pub(crate) fn target(&self) -> Option<(NonNull<u8>, PollFn<T>)> {
+        let frame = self.frame?;
+        // SAFETY: invariant 7: `adopt` was given the table of the value in
+        // the frame, whose poll returns `Poll<T>`.
+        Some((frame, unsafe { self.vtable.base().poll_fn::<T>() }))
+    }
+
+    /// `poll`, a future's poll through [`target`](RawDyn::target), after
+    /// giving the frame back if it is ready. (A stream, or an output past
+    /// [`EARLY_PAST`], is polled with [`poll_until`](RawDyn::poll_until).)
+    #[inline]
+    pub(crate) fn settle(&mut self, poll: Poll<T>) -> Poll<T> {
+        if poll.is_ready() {
+            // Out of the handle first: if the drop below panics, the frame
+            // is back already and the handle must not give it back again.
+            if let Some(frame) = self.frame.take() {
+                // SAFETY: the value ended and no one reaches the frame
+                // again; its pool word is written. If the value's drop
+                // unwinds, `poll` is still a local here and unwinding
+                // drops it.
+                unsafe { self.vtable.base().destroy(frame) };
+            }
+        }
+        poll
+    }
+
     /// The pool of the frame, while the handle holds one.
     pub(crate) fn pool(&self) -> Option<&'static FramePool> {
         // SAFETY: a frame this handle holds, made by `adopt`.
@@ -328,11 +359,17 @@ macro_rules! future_handle {
             type Output = T;
 
             #[inline]
-            fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-                match self.raw.poll_until(cx, Poll::is_ready) {
-                    Some(poll) => poll,
-                    None => polled_after_completion(stringify!($handle)),
+            fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+                let raw = &mut self.get_mut().raw;
+                if size_of::<T>() > EARLY_PAST {
+                    return poll_early(raw, cx, stringify!($handle));
                 }
+                let Some((frame, poll)) = raw.target() else {
+                    polled_after_completion(stringify!($handle))
+                };
+                // SAFETY: invariant 7: the frame's own poll, on the frame
+                // that only this handle reaches and that never moves.
+                raw.settle(unsafe { poll(frame, cx) })
             }
         }
 
@@ -352,6 +389,16 @@ macro_rules! future_handle {
             }
         }
     };
+}
+
+/// A future handle's poll of a large output: its way back found before
+/// the poll ([`EARLY_PAST`]).
+#[inline]
+fn poll_early<T>(raw: &mut RawDyn<T>, cx: &mut Context<'_>, handle: &str) -> Poll<T> {
+    match raw.poll_until(cx, Poll::is_ready) {
+        Some(poll) => poll,
+        None => polled_after_completion(handle),
+    }
 }
 
 future_handle!(PooledDyn);
