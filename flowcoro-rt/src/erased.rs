@@ -289,12 +289,16 @@ impl<T, V: ErasedTable> RawDyn<T, V> {
         Some((frame, unsafe { self.vtable.base().poll_fn::<T>() }))
     }
 
-    /// `poll`, a future's poll through [`target`](RawDyn::target), after
-    /// giving the frame back if it is ready. (A stream, or an output past
-    /// [`EARLY_PAST`], is polled with [`poll_until`](RawDyn::poll_until).)
+    /// Whether a `T` is past [`EARLY_PAST`]: then the handle polls with
+    /// [`poll_until`](RawDyn::poll_until), not through
+    /// [`target`](RawDyn::target).
+    pub(crate) const EARLY: bool = size_of::<T>() > EARLY_PAST;
+
+    /// `poll`, a poll through [`target`](RawDyn::target), after giving the
+    /// frame back if `ends` says it ended the value.
     #[inline]
-    pub(crate) fn settle(&mut self, poll: Poll<T>) -> Poll<T> {
-        if poll.is_ready() {
+    pub(crate) fn settle(&mut self, poll: Poll<T>, ends: fn(&Poll<T>) -> bool) -> Poll<T> {
+        if ends(&poll) {
             // Out of the handle first: if the drop below panics, the frame
             // is back already and the handle must not give it back again.
             if let Some(frame) = self.frame.take() {
@@ -361,7 +365,7 @@ macro_rules! future_handle {
             #[inline]
             fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
                 let raw = &mut self.get_mut().raw;
-                if size_of::<T>() > EARLY_PAST {
+                if RawDyn::<T>::EARLY {
                     return poll_early(raw, cx, stringify!($handle));
                 }
                 let Some((frame, poll)) = raw.target() else {
@@ -369,7 +373,7 @@ macro_rules! future_handle {
                 };
                 // SAFETY: invariant 7: the frame's own poll, on the frame
                 // that only this handle reaches and that never moves.
-                raw.settle(unsafe { poll(frame, cx) })
+                raw.settle(unsafe { poll(frame, cx) }, Poll::is_ready)
             }
         }
 

@@ -127,15 +127,32 @@ unsafe impl<T> Send for PooledStream<'_, T> {}
 impl<T> Unpin for PooledStream<'_, T> {}
 impl<T> Unpin for LocalPooledStream<'_, T> {}
 
+/// A stream handle's poll of a large item: its way back found before the
+/// poll that ends it.
+#[inline]
+fn poll_next_early<T>(raw: &mut RawStream<T>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+    // Fused: a stream that ended stays ended.
+    raw.poll_until(cx, ended).unwrap_or(Poll::Ready(None))
+}
+
 macro_rules! stream_handle {
     ($handle:ident) => {
         impl<T> Stream for $handle<'_, T> {
             type Item = T;
 
             #[inline]
-            fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+            fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+                // As a future handle's poll: the stream's poll is the one
+                // call here.
+                let raw = &mut self.get_mut().raw;
+                if RawStream::<T>::EARLY {
+                    return poll_next_early(raw, cx);
+                }
                 // Fused: a stream that ended stays ended.
-                self.raw.poll_until(cx, ended).unwrap_or(Poll::Ready(None))
+                let Some((frame, poll)) = raw.target() else { return Poll::Ready(None) };
+                // SAFETY: invariant 7: the frame's own `poll_next`, on the
+                // frame that only this handle reaches and that never moves.
+                raw.settle(unsafe { poll(frame, cx) }, ended)
             }
 
             fn size_hint(&self) -> (usize, Option<usize>) {

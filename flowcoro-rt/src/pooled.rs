@@ -135,11 +135,20 @@ impl<F> Pooled<F> {
     /// on the stack while it runs: a level of recursion costs less.)
     #[inline]
     fn future(&mut self) -> Pin<&mut F> {
-        let Some(frame) = self.frame else { polled_after_completion("Pooled") };
+        match self.pinned() {
+            Some(future) => future,
+            None => polled_after_completion("Pooled"),
+        }
+    }
+
+    /// The value in the frame, pinned there, while the handle has one.
+    #[inline]
+    fn pinned(&mut self) -> Option<Pin<&mut F>> {
+        let frame = self.frame?;
         // SAFETY: invariant 2: the frame holds a valid `F` that only this
         // handle reaches, and it stays at this address until the handle
         // gives it back, after dropping it: the pinning guarantee holds.
-        unsafe { Pin::new_unchecked(&mut *(frame.as_ptr() as *mut F)) }
+        Some(unsafe { Pin::new_unchecked(&mut *(frame.as_ptr() as *mut F)) })
     }
 
     /// `poll`, after completing the future if it is ready. (The poll's
@@ -148,6 +157,15 @@ impl<F> Pooled<F> {
     #[inline]
     fn settle<T>(poll: Poll<T>, handle: &mut Self) -> Poll<T> {
         if poll.is_ready() {
+            handle.complete();
+        }
+        poll
+    }
+
+    /// `poll`, after completing the stream if it ended.
+    #[inline]
+    fn settle_stream<T>(poll: Poll<Option<T>>, handle: &mut Self) -> Poll<Option<T>> {
+        if let Poll::Ready(None) = poll {
             handle.complete();
         }
         poll
@@ -278,14 +296,9 @@ impl<S: Stream> Stream for Pooled<S> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
         let this = self.get_mut();
         // Fused: a stream that ended stays ended.
-        let Some(frame) = this.frame else { return Poll::Ready(None) };
-        // SAFETY: invariant 2: as in `Future::poll` above: the frame holds a valid `S`
-        // that only this handle reaches and that never moves.
-        let poll = unsafe { Pin::new_unchecked(&mut *(frame.as_ptr() as *mut S)) }.poll_next(cx);
-        if let Poll::Ready(None) = poll {
-            this.complete();
-        }
-        poll
+        let Some(stream) = this.pinned() else { return Poll::Ready(None) };
+        // As `Future::poll` above: the stream's poll is the only call here.
+        Self::settle_stream(stream.poll_next(cx), this)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
