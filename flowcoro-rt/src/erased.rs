@@ -60,7 +60,8 @@ pub(crate) type PollFn<T> = unsafe fn(NonNull<u8>, &mut Context<'_>) -> Poll<T>;
 pub(crate) struct Vtable {
     /// `<F as Future>::poll`, called as a [`PollFn`]`<F::Output>`, with its
     /// type erased, so that a `'static` table serves futures whose output
-    /// borrows: [`RawDyn::poll_until`] calls it as the `PollFn<T>` it was.
+    /// borrows: [`RawDyn::target`] and [`RawDyn::poll_early`] give it back
+    /// as the `PollFn<T>` it was.
     poll: unsafe fn(),
     /// `ptr::drop_in_place::<F>`, which drops the `F` in a frame (pointer
     /// argument types are ABI-compatible, so it is called as it is); `None`
@@ -244,10 +245,11 @@ impl<T, V: ErasedTable> RawDyn<T, V> {
         RawDyn { frame, vtable, _output: PhantomData }
     }
 
-    /// Polls the value in the frame; on the poll `ends` says ends it, gives
-    /// the frame back. `None` once it has.
+    /// Polls a value whose output is past [`EARLY_PAST`]: finds the
+    /// frame's way back before the poll, and on the poll `ends` says ends
+    /// the value, gives the frame back that way. `None` once it has.
     #[inline]
-    pub(crate) fn poll_until(
+    pub(crate) fn poll_early(
         &mut self,
         cx: &mut Context<'_>,
         ends: fn(&Poll<T>) -> bool,
@@ -255,7 +257,7 @@ impl<T, V: ErasedTable> RawDyn<T, V> {
         let frame = self.frame?;
         let table = self.vtable.base();
         // SAFETY: a frame this handle holds, made by `adopt`.
-        let early = (size_of::<T>() > EARLY_PAST).then(|| unsafe { table.early(frame) });
+        let early = unsafe { table.early(frame) };
         // SAFETY: invariant 7: `adopt` was given the table of the value in the frame,
         // whose poll returns `Poll<T>`; only this handle reaches the frame
         // and it never moves.
@@ -265,14 +267,10 @@ impl<T, V: ErasedTable> RawDyn<T, V> {
             // is back already and the handle must not give it back again.
             self.frame = None;
             // SAFETY: the value ended and no one reaches the frame again;
-            // its pool word is written. If the value's drop unwinds, `poll`
-            // is still a local here and unwinding drops it.
-            unsafe {
-                match early {
-                    Some(early) => table.destroy_early(frame, early),
-                    None => table.destroy(frame),
-                }
-            };
+            // `early` came from `table.early(frame)` on this thread. If the
+            // value's drop unwinds, `poll` is still a local here and
+            // unwinding drops it.
+            unsafe { table.destroy_early(frame, early) };
         }
         Some(poll)
     }
@@ -290,7 +288,7 @@ impl<T, V: ErasedTable> RawDyn<T, V> {
     }
 
     /// Whether a `T` is past [`EARLY_PAST`]: then the handle polls with
-    /// [`poll_until`](RawDyn::poll_until), not through
+    /// [`poll_early`](RawDyn::poll_early), not through
     /// [`target`](RawDyn::target).
     pub(crate) const EARLY: bool = size_of::<T>() > EARLY_PAST;
 
@@ -366,7 +364,7 @@ macro_rules! future_handle {
             fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
                 let raw = &mut self.get_mut().raw;
                 if RawDyn::<T>::EARLY {
-                    return poll_early(raw, cx, stringify!($handle));
+                    return poll_large(raw, cx, stringify!($handle));
                 }
                 let Some((frame, poll)) = raw.target() else {
                     polled_after_completion(stringify!($handle))
@@ -398,8 +396,8 @@ macro_rules! future_handle {
 /// A future handle's poll of a large output: its way back found before
 /// the poll ([`EARLY_PAST`]).
 #[inline]
-fn poll_early<T>(raw: &mut RawDyn<T>, cx: &mut Context<'_>, handle: &str) -> Poll<T> {
-    match raw.poll_until(cx, Poll::is_ready) {
+fn poll_large<T>(raw: &mut RawDyn<T>, cx: &mut Context<'_>, handle: &str) -> Poll<T> {
+    match raw.poll_early(cx, Poll::is_ready) {
         Some(poll) => poll,
         None => polled_after_completion(handle),
     }

@@ -13,7 +13,7 @@ use futures_core::{FusedStream, Stream};
 
 use crate::erased::{ErasedTable, RawDyn, Vtable};
 use crate::pool::FramePool;
-use crate::pooled::Pooled;
+use crate::pooled::{Pooled, ended};
 
 impl<S: Stream> Pooled<S> {
     /// Erases the stream's type: the drop-in for `BoxStream<'a, S::Item>`
@@ -85,11 +85,6 @@ impl ErasedTable for StreamVtable {
     }
 }
 
-/// Whether a stream's poll ends it.
-fn ended<T>(poll: &Poll<Option<T>>) -> bool {
-    matches!(poll, Poll::Ready(None))
-}
-
 /// Erases a stream: [`RawDyn::adopt`] with the stream's table.
 #[inline(always)]
 fn raw_stream<S: Stream>(handle: Pooled<S>) -> RawStream<S::Item> {
@@ -130,9 +125,9 @@ impl<T> Unpin for LocalPooledStream<'_, T> {}
 /// A stream handle's poll of a large item: its way back found before the
 /// poll that ends it.
 #[inline]
-fn poll_next_early<T>(raw: &mut RawStream<T>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+fn poll_next_large<T>(raw: &mut RawStream<T>, cx: &mut Context<'_>) -> Poll<Option<T>> {
     // Fused: a stream that ended stays ended.
-    raw.poll_until(cx, ended).unwrap_or(Poll::Ready(None))
+    raw.poll_early(cx, ended).unwrap_or(Poll::Ready(None))
 }
 
 macro_rules! stream_handle {
@@ -146,7 +141,7 @@ macro_rules! stream_handle {
                 // call here.
                 let raw = &mut self.get_mut().raw;
                 if RawStream::<T>::EARLY {
-                    return poll_next_early(raw, cx);
+                    return poll_next_large(raw, cx);
                 }
                 // Fused: a stream that ended stays ended.
                 let Some((frame, poll)) = raw.target() else { return Poll::Ready(None) };

@@ -151,21 +151,12 @@ impl<F> Pooled<F> {
         Some(unsafe { Pin::new_unchecked(&mut *(frame.as_ptr() as *mut F)) })
     }
 
-    /// `poll`, after completing the future if it is ready. (The poll's
-    /// output is built where the caller returns it; in an optimised build
-    /// this inlines to no move of it.)
+    /// `poll`, after completing the value if `ends` says the poll ended
+    /// it. (The poll's output is built where the caller returns it; in an
+    /// optimised build this inlines to no move of it.)
     #[inline]
-    fn settle<T>(poll: Poll<T>, handle: &mut Self) -> Poll<T> {
-        if poll.is_ready() {
-            handle.complete();
-        }
-        poll
-    }
-
-    /// `poll`, after completing the stream if it ended.
-    #[inline]
-    fn settle_stream<T>(poll: Poll<Option<T>>, handle: &mut Self) -> Poll<Option<T>> {
-        if let Poll::Ready(None) = poll {
+    fn settle<T>(poll: Poll<T>, handle: &mut Self, ends: fn(&Poll<T>) -> bool) -> Poll<T> {
+        if ends(&poll) {
             handle.complete();
         }
         poll
@@ -268,6 +259,11 @@ impl FramePool {
     }
 }
 
+/// Whether a stream's poll ends it.
+pub(crate) fn ended<T>(poll: &Poll<Option<T>>) -> bool {
+    matches!(poll, Poll::Ready(None))
+}
+
 /// The panic of a handle polled again after it returned `Ready`, out of
 /// each future's own code.
 #[cold]
@@ -285,7 +281,7 @@ impl<F: Future> Future for Pooled<F> {
         // The future's poll is the only call here: what the handle does
         // before and after it is out of line in a debug build, so a level
         // of recursion holds this frame no bigger than a box's poll.
-        Self::settle(this.future().poll(cx), this)
+        Self::settle(this.future().poll(cx), this, Poll::is_ready)
     }
 }
 
@@ -298,7 +294,7 @@ impl<S: Stream> Stream for Pooled<S> {
         // Fused: a stream that ended stays ended.
         let Some(stream) = this.pinned() else { return Poll::Ready(None) };
         // As `Future::poll` above: the stream's poll is the only call here.
-        Self::settle_stream(stream.poll_next(cx), this)
+        Self::settle(stream.poll_next(cx), this, ended)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
