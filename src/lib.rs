@@ -217,6 +217,19 @@ pub mod __private {
 
     impl<T: ?Sized, U: ?Sized> Captures<T> for U {}
 
+    /// Moved into the closure that builds a frame's future, and out of it
+    /// when called: that makes the closure `FnOnce` only, which the pool
+    /// calls as it is, where a closure that is also `Fn` would be called
+    /// through a shim of its own in every function.
+    #[derive(Debug)]
+    pub struct Once;
+
+    impl Once {
+        /// Spends the token.
+        #[inline(always)]
+        pub fn spend(self) {}
+    }
+
     /// Erases the future of a method of a `#[pooled]` trait or impl block.
     /// The `F: Send` bound is the check that the method's body is `Send`:
     /// rustc's error on it names what the body holds across an `.await`.

@@ -40,18 +40,21 @@ pub(crate) struct Frame {
 //                 ::flowcoro::__private::FramePool::at_site(&__flowcoro_site);
 //             &POOL
 //         };
+//         let __once = ::flowcoro::__private::Once;
 //         #[allow(clippy::async_yields_async)]
-//         let __make = move || async move {
+//         let __make = move || { __once.spend(); async move {
 //             if false { let __ret: T = loop {}; return __ret; }
 //             let _ = &self;
 //             let a = a;
 //             let __arg2 = __arg2;
 //             let (b, c) = __arg2;
 //             match () { () => { body } }
-//         };
+//         } };
 //     handle:
 //         ::flowcoro::__private::FramePool::alloc_with(__pool, __make)
 //
+// The closure moves `__once` out when called, so it is `FnOnce` only:
+// the pool calls it as it is, with no `FnOnce`-for-`Fn` shim per function.
 // The closure, the async block and the `match` carry the spans of the
 // user's `async` keyword and braces: to rustc and clippy they are the
 // user's code, so the lints that look at a body's last statement or at the
@@ -110,13 +113,15 @@ pub(crate) fn frame(
     body.extend(quote_spanned!(mixed=> ()));
     body.extend(arms.into_token_stream());
     let body = braced(body, brace);
-    let closure = quote_spanned!(user=> move || async move #body);
+    let spend = quote_spanned!(mixed=> __once.spend(););
+    let closure = quote_spanned!(user=> move || { #spend async move #body });
 
     let prelude = quote_spanned! {mixed=>
         #(#inner)*
         #pool
         // The future's output is the `async fn`'s, which may be a future
         // itself: here that is no missing `.await`.
+        let __once = #private::Once;
         #[allow(clippy::async_yields_async)]
         let __make = #closure;
     };

@@ -140,14 +140,15 @@ use proc_macro::TokenStream;
 ///             ::flowcoro::__private::FramePool::at_site(&__flowcoro_site);
 ///         &POOL
 ///     };
-///     let __make = move || async move {
+///     let __once = ::flowcoro::__private::Once;   // makes the closure `FnOnce` only
+///     let __make = move || { __once.spend(); async move {
 ///         if false { let __ret: T = loop {}; return __ret; } // fixes the type; never runs
 ///         let _ = &self;                                   // captures `self` whole
 ///         let a = a;
 ///         let __arg2 = __arg2;
 ///         let (b, c) = __arg2;
 ///         match () { () => { body } }                      // drops temporaries first
-///     };
+///     } };
 ///     ::flowcoro::__private::FramePool::alloc_with(__pool, __make)
 /// }
 /// ```
