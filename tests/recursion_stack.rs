@@ -51,43 +51,34 @@ async fn boxed_depth(n: u32, yields: bool) -> usize {
     boxed_depth(n - 1, yields).await
 }
 
-/// A walk that recurses through `&dyn`, each call's future erased: under
-/// `#[pooled]`, a `PooledDyn`.
-#[flowcoro::pooled]
-trait PooledWalk: Sync {
-    async fn walk(&self, n: u32) -> usize;
-}
+/// A walk that recurses through `&dyn $walk`, its trait and impl under
+/// `$attr`: one body for both forms, so they differ only in the attribute.
+macro_rules! dyn_walk {
+    ($attr:meta, $walk:ident) => {
+        #[$attr]
+        trait $walk: Sync {
+            async fn walk(&self, n: u32) -> usize;
+        }
 
-/// The same walk under `#[async_trait]`: each call's future in a
-/// `Pin<Box<dyn Future + Send>>`.
-#[async_trait::async_trait]
-trait BoxedWalk: Sync {
-    async fn walk(&self, n: u32) -> usize;
+        #[$attr]
+        impl $walk for Walker {
+            async fn walk(&self, n: u32) -> usize {
+                if n == 0 {
+                    return stack_address();
+                }
+                let next: &dyn $walk = self;
+                next.walk(n - 1).await
+            }
+        }
+    };
 }
 
 struct Walker;
 
-#[flowcoro::pooled]
-impl PooledWalk for Walker {
-    async fn walk(&self, n: u32) -> usize {
-        if n == 0 {
-            return stack_address();
-        }
-        let next: &dyn PooledWalk = self;
-        next.walk(n - 1).await
-    }
-}
-
-#[async_trait::async_trait]
-impl BoxedWalk for Walker {
-    async fn walk(&self, n: u32) -> usize {
-        if n == 0 {
-            return stack_address();
-        }
-        let next: &dyn BoxedWalk = self;
-        next.walk(n - 1).await
-    }
-}
+// Under `#[pooled]`, each call's future erased in a `PooledDyn`.
+dyn_walk!(flowcoro::pooled, PooledWalk);
+// Under `#[async_trait]`, each in a `Pin<Box<dyn Future + Send>>`.
+dyn_walk!(async_trait::async_trait, BoxedWalk);
 
 const SHALLOW: u32 = 8;
 const DEEP: u32 = 264;
